@@ -1,0 +1,68 @@
+"""Precomputed embeddings from a ``.npy`` file, looked up by text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from keytokens.embedders.base import Role, check_role, check_texts
+from keytokens.errors import InputError, ShapeError
+
+
+def load_embeddings(path: str | Path, *, dim: int | None = None) -> np.ndarray:
+    """Load ``(n, d)`` float embeddings from ``.npy`` as float32 (memory-mapped).
+
+    Raises:
+        InputError: the file is missing or not a valid ``.npy``.
+        ShapeError: the array is not 2-D floating point, or its ``d`` differs from ``dim``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"embeddings file {str(path)!r} does not exist")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{str(path)!r} is not a valid .npy file: {exc}") from None
+    if arr.ndim != 2:
+        raise ShapeError(f"{str(path)!r} holds an array of shape {arr.shape}; expected (n, d)")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ShapeError(f"{str(path)!r} has dtype {arr.dtype}; expected float16, float32 or float64")
+    if dim is not None and arr.shape[1] != dim:
+        raise ShapeError(f"{str(path)!r} has embedding size {arr.shape[1]}; expected {dim}")
+    return np.asarray(arr, dtype=np.float32)
+
+
+class PrecomputedEmbedder:
+    """Serves rows of a precomputed matrix; ``texts[i]`` names row ``i``.
+
+    Args:
+        embeddings: ``(n, d)`` array.
+        texts: the ``n`` texts the rows embed, in order.
+        name: a label for reports.
+    """
+
+    def __init__(self, embeddings: np.ndarray, texts: Sequence[str], *, name: str = "precomputed") -> None:
+        if len(texts) != len(embeddings):
+            raise ShapeError(f"{len(texts)} texts for {len(embeddings)} embedding rows; expected equal counts")
+        self.embeddings = np.asarray(embeddings, dtype=np.float32)
+        self._rows = {t: i for i, t in enumerate(texts)}
+        self.name = name
+
+    @property
+    def dim(self) -> int:
+        """``d``."""
+        return int(self.embeddings.shape[1])
+
+    def encode(self, texts: Sequence[str], *, role: Role = "document", batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
+        """Return the stored rows of ``texts``.
+
+        Raises:
+            InputError: a text has no stored embedding.
+        """
+        check_role(role)
+        missing = [t for t in check_texts(texts) if t not in self._rows]
+        if missing:
+            raise InputError(f"{len(missing)} texts have no precomputed embedding, e.g. {missing[0][:60]!r}")
+        return self.embeddings[[self._rows[t] for t in texts]]

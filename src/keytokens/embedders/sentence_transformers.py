@@ -1,0 +1,85 @@
+"""Embedders from the sentence-transformers library (its modules decide pooling and norm)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from keytokens.embedders.base import Role, check_role, check_texts
+from keytokens.embedders.prompts import PromptSpec
+from keytokens.errors import require
+
+logger = logging.getLogger(__name__)
+
+
+class SentenceTransformerEmbedder:
+    """Wraps a ``SentenceTransformer``; per-role prompts are prepended to the text.
+
+    Args:
+        model: a loaded ``sentence_transformers.SentenceTransformer``.
+        prompt: per-role instructions (E5 style ``query: `` prefixes go in ``instructions``).
+        name: a label for reports.
+        batch_size: texts per forward pass.
+    """
+
+    def __init__(self, model, *, prompt: PromptSpec | None = None, name: str = "model", batch_size: int = 64) -> None:
+        self.model = model
+        self.prompt = prompt or PromptSpec()
+        self.name = name
+        self.batch_size = batch_size
+        self.last_truncated: tuple[int, ...] = ()
+
+    @classmethod
+    def load(cls, path: str, **kwargs) -> SentenceTransformerEmbedder:
+        """Load a sentence-transformers model from a folder or hub id on the CPU."""
+        st = require("sentence_transformers", "models")
+        return cls(st.SentenceTransformer(path, device="cpu"), **kwargs)
+
+    @property
+    def dim(self) -> int:
+        """Output size of the model."""
+        return int(self.model.get_sentence_embedding_dimension())
+
+    @property
+    def tokenizer(self):
+        """The model's tokenizer."""
+        return self.model.tokenizer
+
+    @property
+    def transformer(self):
+        """The underlying Hugging Face model (first module)."""
+        return self.model[0].auto_model
+
+    @property
+    def max_length(self) -> int:
+        """Tokens the model reads before it truncates."""
+        return int(self.model.max_seq_length)
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        role: Role = "document",
+        batch_size: int | None = None,
+        show_progress: bool = False,
+        instruction: str | None = None,
+    ) -> np.ndarray:
+        """Return ``(n, d) float32`` embeddings, as the model's own modules compute them."""
+        check_role(role)
+        formatted = [self.prompt.format(t, role, instruction).full for t in check_texts(texts)]
+        lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True)["input_ids"]]
+        self.last_truncated = tuple(i for i, n in enumerate(lengths) if n > self.max_length)
+        if self.last_truncated:
+            logger.warning(
+                "%d of %d texts were longer than %s's max length of %d tokens and were truncated",
+                len(self.last_truncated), len(formatted), self.name, self.max_length,
+            )
+        emb = self.model.encode(
+            formatted,
+            batch_size=batch_size or self.batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+        )
+        return np.asarray(emb, dtype=np.float32).reshape(len(formatted), -1)

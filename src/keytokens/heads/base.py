@@ -1,0 +1,191 @@
+"""The vocabulary head: the map ``g`` from a hidden state to one logit per vocabulary token.
+
+PAPER.md §1: an LLM is ``g ∘ f``; aligned tokens are the top tokens of ``z = E_g h (+ b)``.
+Everything here is numpy: a head is a few arrays, and reading an embedding as tokens needs no
+deep-learning framework once those arrays are loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from scipy.special import erf
+
+from keytokens.errors import ShapeError
+
+#: Rows of ``n × |V|`` logits computed at once by :func:`topk`; bounds memory to
+#: ``chunk_size × |V| × 4`` bytes (256 × 152k × 4 ≈ 156 MB for the largest vocabularies).
+DEFAULT_CHUNK_SIZE = 256
+
+
+@runtime_checkable
+class VocabHead(Protocol):
+    """Anything that maps ``(n, d)`` embeddings to ``(n, |V|)`` logits."""
+
+    name: str
+
+    @property
+    def hidden_size(self) -> int:
+        """``d``, the embedding size the head accepts."""
+        ...
+
+    @property
+    def vocab_size(self) -> int:
+        """``|V|``, the number of logits per embedding."""
+        ...
+
+    def project(self, embeddings: np.ndarray) -> np.ndarray:
+        """Return ``(n, |V|) float32`` logits for ``(n, d)`` embeddings."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    """The MLM-head transform of BERT and MPNet: dense → GELU → LayerNorm.
+
+    Attributes:
+        weight: ``(d, d) float32`` dense weight (``out × in``, as torch stores it).
+        bias: ``(d,) float32`` dense bias.
+        ln_weight: ``(d,) float32`` LayerNorm scale.
+        ln_bias: ``(d,) float32`` LayerNorm shift.
+        eps: LayerNorm epsilon.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray
+    ln_weight: np.ndarray
+    ln_bias: np.ndarray
+    eps: float = 1e-12
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Apply the transform to ``(n, d)`` states."""
+        y = x @ self.weight.T + self.bias
+        y = 0.5 * y * (1.0 + erf(y / np.sqrt(2.0)))  # exact GELU, as BERT's "gelu"
+        mean = y.mean(axis=-1, keepdims=True)
+        var = y.var(axis=-1, keepdims=True)
+        y = (y - mean) / np.sqrt(var + self.eps)
+        return (y * self.ln_weight + self.ln_bias).astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """A vocabulary head ``z = W · T(h) + b`` with an optional MLM transform ``T``.
+
+    Covers a causal LM's head (``W`` = ``lm_head.weight``, no bias, no transform), tied input
+    embeddings (``W`` = the token embedding matrix), and BERT/MPNet MLM heads (transform,
+    decoder and bias).
+
+    Attributes:
+        weight: ``(|V|, d) float32`` decoder matrix ``E_g``.
+        bias: ``(|V|,) float32`` decoder bias, or ``None``.
+        transform: MLM transform applied before the decoder, or ``None``.
+        name: where the head came from, for reports and saved metadata.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray | None = None
+    transform: Transform | None = None
+    name: str = "head"
+    meta: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.weight.ndim != 2:
+            raise ShapeError(f"head weight must be 2-D (|V|, d); got shape {self.weight.shape}")
+        if self.bias is not None and self.bias.shape != (self.weight.shape[0],):
+            raise ShapeError(
+                f"head bias must have shape ({self.weight.shape[0]},); got {self.bias.shape}"
+            )
+
+    @property
+    def hidden_size(self) -> int:
+        """``d``."""
+        return int(self.weight.shape[1])
+
+    @property
+    def vocab_size(self) -> int:
+        """``|V|``."""
+        return int(self.weight.shape[0])
+
+    def project(self, embeddings: np.ndarray) -> np.ndarray:
+        """Return ``(n, |V|) float32`` logits ``W · T(h) + b`` (PAPER.md §1).
+
+        Raises:
+            ShapeError: if the embeddings are not ``(n, d)`` with this head's ``d``.
+        """
+        h = check_embeddings(embeddings, self.hidden_size, head_name=self.name)
+        if self.transform is not None:
+            h = self.transform(h)
+        logits = h @ self.weight.T
+        if self.bias is not None:
+            logits += self.bias
+        return logits
+
+
+def check_embeddings(embeddings: np.ndarray, hidden_size: int, *, head_name: str) -> np.ndarray:
+    """Validate ``(n, d)`` embeddings for a head of size ``hidden_size``; return float32.
+
+    Raises:
+        ShapeError: on a wrong rank, size or non-float dtype, naming both sizes.
+    """
+    arr = np.asarray(embeddings)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ShapeError(f"embeddings must be (n, d); got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ShapeError(f"embeddings must be floating point; got dtype {arr.dtype}")
+    if arr.shape[1] != hidden_size:
+        raise ShapeError(
+            f"embedding size {arr.shape[1]} does not match head {head_name!r} "
+            f"hidden size {hidden_size}"
+        )
+    return arr.astype(np.float32, copy=False)
+
+
+def topk(
+    head: VocabHead,
+    embeddings: np.ndarray,
+    k: int,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` tokens of each embedding, holding at most ``chunk_size × |V|`` logits at once.
+
+    Args:
+        head: the vocabulary head.
+        embeddings: ``(n, d)`` float embeddings.
+        k: tokens per embedding, ``1 ≤ k ≤ |V|``.
+        chunk_size: rows projected at once.
+        mask: optional ``(|V|,) bool``; tokens where it is False are never returned.
+
+    Returns:
+        ``(ids, scores)``: ``(n, k) int64`` token ids and ``(n, k) float32`` logits, best first;
+        ties broken by the smaller token id.
+
+    Raises:
+        ValueError: if ``k`` is out of range or ``mask`` has the wrong shape.
+    """
+    n_allowed = head.vocab_size if mask is None else int(np.count_nonzero(mask))
+    if not 1 <= k <= n_allowed:
+        raise ValueError(f"k must be between 1 and {n_allowed}; got {k}")
+    if mask is not None and mask.shape != (head.vocab_size,):
+        raise ValueError(f"mask must have shape ({head.vocab_size},); got {mask.shape}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be positive; got {chunk_size}")
+    emb = np.asarray(embeddings)
+    n = 1 if emb.ndim == 1 else emb.shape[0]
+    ids = np.empty((n, k), dtype=np.int64)
+    scores = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, chunk_size):
+        logits = head.project(emb[start : start + chunk_size] if emb.ndim == 2 else emb)
+        if mask is not None:
+            logits[:, ~mask] = -np.inf
+        part = np.argpartition(-logits, k - 1, axis=1)[:, :k]
+        part_scores = np.take_along_axis(logits, part, axis=1)
+        order = np.lexsort((part, -part_scores), axis=1)  # score desc, then id asc
+        ids[start : start + len(logits)] = np.take_along_axis(part, order, axis=1)
+        scores[start : start + len(logits)] = np.take_along_axis(part_scores, order, axis=1)
+    return ids, scores

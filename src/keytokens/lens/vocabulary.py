@@ -1,0 +1,109 @@
+"""A tokenizer's vocabulary seen as words: legible token strings, special, content and surface forms.
+
+Byte-level BPE marks a leading space with ``Ġ`` and a newline with ``Ċ``; SentencePiece uses ``▁``;
+WordPiece marks continuations with ``##``. People want to read ``Europe``, so each token id gets a
+*readable* form (decoded, stripped, control characters escaped) beside the tokenizer's raw string.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from keytokens.errors import ShapeError
+
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", " ": "␣"}
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS  # NLTK's English list (179 words)
+
+    return frozenset(STOPWORDS_EN_PLUS)
+
+
+def readable(decoded: str) -> str:
+    """Legible form of one decoded token: stripped, whitespace-only tokens escaped.
+
+    >>> readable(" Europe"), readable("\\n"), readable(" ")
+    ('Europe', '\\\\n', '␣')
+    """
+    stripped = decoded.strip()
+    if stripped:
+        return "".join(_ESCAPES.get(c, c) if c in "\n\t\r" else c for c in stripped)
+    return "".join(_ESCAPES.get(c, c) for c in decoded) or "∅"
+
+
+def surface_form(text: str) -> str:
+    """Case-, width- and marker-insensitive form (``Europe``, `` europe`` → ``europe``)."""
+    return unicodedata.normalize("NFKC", text).strip().lstrip("#").lower()
+
+
+def _is_content(form: str, stop: frozenset[str]) -> bool:
+    """A token can carry meaning: two or more characters, a letter or digit, not a stopword."""
+    return len(form) >= 2 and any(c.isalnum() for c in form) and form not in stop
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Per-token facts used to render and score aligned tokens.
+
+    Attributes:
+        tokenizer: the Hugging Face tokenizer (ids index the head's rows).
+        raw: the tokenizer's own token strings, ``|V|`` of them.
+        readable: legible strings, ``|V|`` of them.
+        special: ``(|V|,) bool``, special tokens and head rows beyond the tokenizer.
+        content: ``(|V|,) bool``, tokens of two or more characters with a letter or digit that are
+            neither stopwords nor special.
+        surface: ``(|V|,) int64``, an id shared by tokens of the same surface form.
+    """
+
+    tokenizer: object
+    raw: tuple[str, ...]
+    readable: tuple[str, ...]
+    special: np.ndarray
+    content: np.ndarray
+    surface: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """``|V|`` (the head's rows, which may exceed the tokenizer's count)."""
+        return len(self.raw)
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer, *, size: int | None = None) -> Vocabulary:
+        """Build the vocabulary of ``tokenizer``, padded to ``size`` rows (a head's ``|V|``).
+
+        Raises:
+            ShapeError: ``size`` is smaller than the tokenizer's vocabulary.
+        """
+        n_tok = len(tokenizer)
+        size = n_tok if size is None else size
+        if size < n_tok:
+            raise ShapeError(f"head has {size} rows but the tokenizer has {n_tok} tokens")
+        ids = list(range(n_tok))
+        raw = list(tokenizer.convert_ids_to_tokens(ids))
+        decoded = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        legible = [readable(d) for d in decoded] + [f"<unused:{i}>" for i in range(n_tok, size)]
+        raw += [f"<unused:{i}>" for i in range(n_tok, size)]
+        special = np.zeros(size, dtype=bool)
+        special[[i for i in tokenizer.all_special_ids if i < size]] = True
+        special[n_tok:] = True
+        forms = [surface_form(d) for d in decoded] + [r for r in raw[n_tok:]]
+        stop = _stopwords()
+        content = np.array(
+            [not special[i] and _is_content(forms[i], stop) for i in range(size)]
+        )
+        _, surface = np.unique(np.asarray(forms, dtype=object).astype(str), return_inverse=True)
+        return cls(tokenizer, tuple(raw), tuple(legible), special, content, surface.astype(np.int64))
+
+    def token_ids(self, texts: Sequence[str], *, add_special_tokens: bool = False) -> list[np.ndarray]:
+        """Each text's own token ids (``T_s`` of PAPER.md §2), as the tokenizer splits it."""
+        enc = self.tokenizer(list(texts), add_special_tokens=add_special_tokens, truncation=False)
+        return [np.asarray(ids, dtype=np.int64) for ids in enc["input_ids"]]
+
+    def render(self, ids: np.ndarray) -> list[str]:
+        """Readable strings for an array of ids."""
+        return [self.readable[int(i)] for i in np.asarray(ids).ravel()]
