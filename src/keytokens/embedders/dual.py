@@ -23,7 +23,14 @@ class DualEmbedder:
         """Shared embedding size."""
         return self.query.dim
 
-    def encode(self, texts: Sequence[str], *, role: Role = "document", batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        role: Role = "document",
+        batch_size: int | None = None,
+        show_progress: bool = False,
+    ) -> np.ndarray:
         """Encode with the embedder for ``role``."""
         target = self.query if check_role(role) == "query" else self.document
         return target.encode(texts, role=role, batch_size=batch_size, show_progress=show_progress)

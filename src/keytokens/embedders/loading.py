@@ -56,7 +56,9 @@ def preset_for(name_or_path: str, **overrides: Any) -> Preset:
 def _infer_preset(source: str) -> Preset:
     path = Path(source).expanduser()
     if path.is_dir() and (path / "modules.json").exists():
-        return Preset(name=source, model=source, kind="sentence-transformers", pooling="mean", head=HeadSpec("embeddings"))
+        return Preset(
+            name=source, model=source, kind="sentence-transformers", pooling="mean", head=HeadSpec("embeddings")
+        )
     config = _read_config(source)
     archs = " ".join(config.get("architectures") or [])
     if "CausalLM" in archs or config.get("is_decoder"):
@@ -111,8 +113,10 @@ def load_model(preset: Preset, *, batch_size: int | None = None, max_length: int
     if head.hidden_size != embedder.dim:
         from keytokens.errors import ShapeError
 
-        raise ShapeError(f"head {head.name!r} has hidden size {head.hidden_size} but {preset.name!r} "
-                         f"embeds in {embedder.dim} dimensions; a head must match the embedding size")
+        raise ShapeError(
+            f"head {head.name!r} has hidden size {head.hidden_size} but {preset.name!r} "
+            f"embeds in {embedder.dim} dimensions; a head must match the embedding size"
+        )
     if head.vocab_size < len(tokenizer):
         logger.warning("head has %d rows for a tokenizer of %d tokens", head.vocab_size, len(tokenizer))
     return LoadedModel(embedder=embedder, tokenizer=tokenizer, head=head, preset=preset)
@@ -132,7 +136,9 @@ def _load_sentence_transformer(preset: Preset, batch_size: int | None):
 
     source = model_source(preset)
     try:
-        emb = SentenceTransformerEmbedder.load(source, prompt=preset.prompt, name=preset.name, batch_size=batch_size or 64)
+        emb = SentenceTransformerEmbedder.load(
+            source, prompt=preset.prompt, name=preset.name, batch_size=batch_size or 64
+        )
     except OSError as exc:
         raise _not_available(preset.model) from exc
     return emb, emb.tokenizer, emb.transformer
@@ -142,9 +148,15 @@ def _load_transformers(preset: Preset, batch_size: int | None, max_length: int |
     from keytokens.embedders.transformers import TransformersEmbedder
 
     model, tokenizer = _from_pretrained(preset, model_source(preset))
-    make = lambda module, name: TransformersEmbedder(  # noqa: E731
-        _hidden_module(module), tokenizer, pooling=preset.pooling, prompt=preset.prompt, name=name,
-        max_length=max_length, batch_size=batch_size or 16, padding_side=preset.padding_side,
+    make = lambda module, name: TransformersEmbedder(
+        _hidden_module(module),
+        tokenizer,
+        pooling=preset.pooling,
+        prompt=preset.prompt,
+        name=name,
+        max_length=max_length,
+        batch_size=batch_size or 16,
+        padding_side=preset.padding_side,
     )
     embedder: Embedder = make(model, preset.name)
     if preset.document_model:

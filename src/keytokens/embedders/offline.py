@@ -59,7 +59,9 @@ def packaged_model(distribution: str) -> Path:
     gguf = [f for f in files if f.suffix == ".gguf"]
     if gguf:
         return gguf[0]
-    configs = sorted((f for f in files if f.name == "modules.json" or f.name == "config.json"), key=lambda f: len(f.parts))
+    configs = sorted(
+        (f for f in files if f.name == "modules.json" or f.name == "config.json"), key=lambda f: len(f.parts)
+    )
     if configs:
         return configs[0].parent
     raise ModelNotAvailableError(f"package {distribution!r} holds no GGUF file or model folder")

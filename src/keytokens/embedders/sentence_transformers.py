@@ -74,7 +74,10 @@ class SentenceTransformerEmbedder:
         if self.last_truncated:
             logger.warning(
                 "%d of %d texts were longer than %s's max length of %d tokens and were truncated",
-                len(self.last_truncated), len(formatted), self.name, self.max_length,
+                len(self.last_truncated),
+                len(formatted),
+                self.name,
+                self.max_length,
             )
         emb = self.model.encode(
             formatted,

@@ -91,7 +91,8 @@ def _pool_mask(tokenizer, ids, offsets, item, prompt, pooling) -> np.ndarray:
     mask = np.ones(len(ids), dtype=np.int64)
     if pooling == "mask":
         after = len(item.prefix) + len(item.text)
-        hits = [i for i, (t, (s, _)) in enumerate(zip(ids, offsets)) if t == tokenizer.mask_token_id and s >= after]
+        mask_id = tokenizer.mask_token_id
+        hits = [i for i, (t, (s, _)) in enumerate(zip(ids, offsets, strict=True)) if t == mask_id and s >= after]
         if not hits:
             raise InputError("'mask' pooling needs a mask token in the template after {text}")
         mask[:] = 0

@@ -78,7 +78,9 @@ class TransformersEmbedder:
         """Hidden size of the model."""
         return int(self.model.config.hidden_size)
 
-    def tokenize(self, texts: Sequence[str], *, role: Role = "document", instruction: str | None = None) -> list[TokenizedText]:
+    def tokenize(
+        self, texts: Sequence[str], *, role: Role = "document", instruction: str | None = None
+    ) -> list[TokenizedText]:
         """Tokenize prompted texts; see :func:`keytokens.embedders.tokenize.tokenize`."""
         check_role(role)
         return [
@@ -119,7 +121,10 @@ class TransformersEmbedder:
         if self.last_truncated:
             logger.warning(
                 "%d of %d texts were longer than %s's max length of %d tokens and were truncated",
-                len(self.last_truncated), len(items), self.name, self.max_length,
+                len(self.last_truncated),
+                len(items),
+                self.name,
+                self.max_length,
             )
         size = batch_size or self.batch_size
         order = np.argsort([-len(t.input_ids) for t in items], kind="stable")  # similar lengths together
@@ -131,7 +136,9 @@ class TransformersEmbedder:
 
     @torch.inference_mode()
     def _forward(self, items: list[TokenizedText]) -> np.ndarray:
-        ids, attention, pool = (torch.from_numpy(a) for a in pad_batch(items, pad_id=self.pad_id, side=self.padding_side))
+        ids, attention, pool = (
+            torch.from_numpy(a) for a in pad_batch(items, pad_id=self.pad_id, side=self.padding_side)
+        )
         kwargs = {}
         if self.padding_side == "left":  # positions must start at the first real token
             kwargs["position_ids"] = (attention.cumsum(dim=1) - 1).clamp(min=0)

@@ -94,9 +94,7 @@ class LinearHead:
         if self.weight.ndim != 2:
             raise ShapeError(f"head weight must be 2-D (|V|, d); got shape {self.weight.shape}")
         if self.bias is not None and self.bias.shape != (self.weight.shape[0],):
-            raise ShapeError(
-                f"head bias must have shape ({self.weight.shape[0]},); got {self.bias.shape}"
-            )
+            raise ShapeError(f"head bias must have shape ({self.weight.shape[0]},); got {self.bias.shape}")
 
     @property
     def hidden_size(self) -> int:
@@ -137,10 +135,7 @@ def check_embeddings(embeddings: np.ndarray, hidden_size: int, *, head_name: str
     if not np.issubdtype(arr.dtype, np.floating):
         raise ShapeError(f"embeddings must be floating point; got dtype {arr.dtype}")
     if arr.shape[1] != hidden_size:
-        raise ShapeError(
-            f"embedding size {arr.shape[1]} does not match head {head_name!r} "
-            f"hidden size {hidden_size}"
-        )
+        raise ShapeError(f"embedding size {arr.shape[1]} does not match head {head_name!r} hidden size {hidden_size}")
     return arr.astype(np.float32, copy=False)
 
 

@@ -83,9 +83,7 @@ def head_layout(kind: str) -> HeadLayout:
     try:
         return HEAD_LAYOUTS[kind]
     except KeyError:
-        raise UnknownNameError(
-            f"unknown head kind {kind!r}; expected one of {sorted(HEAD_LAYOUTS)}"
-        ) from None
+        raise UnknownNameError(f"unknown head kind {kind!r}; expected one of {sorted(HEAD_LAYOUTS)}") from None
 
 
 class _TensorSource:
@@ -204,9 +202,7 @@ def load_head(
     available = reader.names()
     decoder_name = _first(layout.decoder, available)
     if decoder_name is None:
-        raise InputError(
-            f"checkpoint {source!r} has no {kind!r} head: none of {list(layout.decoder)} found"
-        )
+        raise InputError(f"checkpoint {source!r} has no {kind!r} head: none of {list(layout.decoder)} found")
     bias_name = _first(layout.bias, available)
     transform = None
     if layout.dense:

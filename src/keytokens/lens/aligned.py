@@ -49,7 +49,9 @@ class AlignedTokens:
                     "text": text,
                     "tokens": [
                         {"id": int(i), "token": t, "raw": r, "score": float(s)}
-                        for i, t, r, s in zip(self.token_ids[row], self.tokens[row], self.raw_tokens[row], self.scores[row])
+                        for i, t, r, s in zip(
+                            self.token_ids[row], self.tokens[row], self.raw_tokens[row], self.scores[row], strict=False
+                        )
                     ],
                 }
                 for row, text in enumerate(texts)

@@ -32,8 +32,15 @@ class Lens:
     preset: Preset | None = None
 
     @classmethod
-    def load(cls, name_or_path: str, *, head: str | None = None, pooling: str | None = None,
-             batch_size: int | None = None, max_length: int | None = None) -> Lens:
+    def load(
+        cls,
+        name_or_path: str,
+        *,
+        head: str | None = None,
+        pooling: str | None = None,
+        batch_size: int | None = None,
+        max_length: int | None = None,
+    ) -> Lens:
         """Load a preset, hub id or local path (imports torch).
 
         Args:
@@ -45,8 +52,9 @@ class Lens:
         """
         from keytokens.embedders.loading import load_model, preset_for
 
-        loaded = load_model(preset_for(name_or_path, head=head, pooling=pooling),
-                            batch_size=batch_size, max_length=max_length)
+        loaded = load_model(
+            preset_for(name_or_path, head=head, pooling=pooling), batch_size=batch_size, max_length=max_length
+        )
         vocab = Vocabulary.from_tokenizer(loaded.tokenizer, size=loaded.head.vocab_size)
         return cls(loaded.embedder, loaded.head, vocab, name=loaded.preset.name, preset=loaded.preset)
 
@@ -54,8 +62,15 @@ class Lens:
         """``(n, d) float32`` embeddings of ``texts``."""
         return self.embedder.encode(list(texts), role=role, show_progress=show_progress)
 
-    def aligned_tokens(self, texts: Sequence[str], *, k: int = 10, role: Role = "document",
-                       token_filter: str = "all", show_progress: bool = False) -> AlignedTokens:
+    def aligned_tokens(
+        self,
+        texts: Sequence[str],
+        *,
+        k: int = 10,
+        role: Role = "document",
+        token_filter: str = "all",
+        show_progress: bool = False,
+    ) -> AlignedTokens:
         """Embed ``texts`` and return their top-``k`` aligned tokens."""
         emb = self.encode(texts, role=role, show_progress=show_progress)
         return aligned_tokens(emb, self.head, self.vocabulary, k=k, token_filter=token_filter, texts=tuple(texts))

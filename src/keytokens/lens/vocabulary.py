@@ -25,7 +25,7 @@ def _stopwords() -> frozenset[str]:
 
 
 def readable(decoded: str) -> str:
-    """Legible form of one decoded token: stripped, whitespace-only tokens escaped.
+    r"""Legible form of one decoded token: stripped, whitespace-only tokens escaped.
 
     >>> readable(" Europe"), readable("\\n"), readable(" ")
     ('Europe', '\\\\n', '␣')
@@ -85,7 +85,9 @@ class Vocabulary:
             raise ShapeError(f"head has {size} rows but the tokenizer has {n_tok} tokens")
         ids = list(range(n_tok))
         raw = list(tokenizer.convert_ids_to_tokens(ids))
-        decoded = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        decoded = tokenizer.batch_decode(
+            [[i] for i in ids], skip_special_tokens=False, clean_up_tokenization_spaces=False
+        )
         legible = [readable(d) for d in decoded] + [f"<unused:{i}>" for i in range(n_tok, size)]
         raw += [f"<unused:{i}>" for i in range(n_tok, size)]
         special = np.zeros(size, dtype=bool)
@@ -93,9 +95,7 @@ class Vocabulary:
         special[n_tok:] = True
         forms = [surface_form(d) for d in decoded] + [r for r in raw[n_tok:]]
         stop = _stopwords()
-        content = np.array(
-            [not special[i] and _is_content(forms[i], stop) for i in range(size)]
-        )
+        content = np.array([not special[i] and _is_content(forms[i], stop) for i in range(size)])
         _, surface = np.unique(np.asarray(forms, dtype=object).astype(str), return_inverse=True)
         return cls(tokenizer, tuple(raw), tuple(legible), special, content, surface.astype(np.int64))
 

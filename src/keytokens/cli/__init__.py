@@ -1,0 +1,42 @@
+"""The ``keytokens`` command line: a thin layer over the library (typer + rich).
+
+Each command module registers its commands on :data:`keytokens.cli.app.app` when imported.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from keytokens.cli import lens  # noqa: F401  (registers commands)
+from keytokens.cli.app import app, err
+from keytokens.errors import KeytokensError
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; library errors become one line on stderr and exit code 1."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except KeytokensError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        return 1
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 1
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show(file=sys.stderr)
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

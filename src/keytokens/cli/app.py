@@ -1,0 +1,48 @@
+"""The typer app, consoles, shared options and logging set-up of the ``keytokens`` CLI."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from keytokens._version import __version__
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Read text embeddings as the vocabulary tokens they align with.",
+)
+out = Console()
+err = Console(stderr=True)
+
+Model = Annotated[str, typer.Option("--model", "-m", help="preset name (see `keytokens models`), hub id or folder")]
+K = Annotated[int, typer.Option("-k", min=1, help="tokens per text")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+Head = Annotated[str | None, typer.Option("--head", help="override the head: lm, embeddings or SOURCE:KIND")]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, show_time=False)],
+        force=True,
+    )
+    for noisy in ("transformers", "sentence_transformers", "huggingface_hub", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+@app.callback()
+def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)
