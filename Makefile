@@ -26,8 +26,16 @@ $(STAMP): | $(PY)
 
 install: $(STAMP)
 
+DEMO_TEXTS := "a europe for all" "YMCA in South Australia" "I like apple and banana" \
+	"Revealed in March 2003, it was released across Game Boy Advance, PlayStation 2, GameCube, Xbox and Microsoft Windows in November 2003"
+KT := $(VENV)/bin/keytokens
+
 demo: install
-	$(PY) -m keytokens.demo
+	$(KT) tokens $(DEMO_TEXTS) --model minilm -k 10
+	$(KT) tokens $(DEMO_TEXTS) --model smollm2-eol -k 10
+	$(KT) tokens $(DEMO_TEXTS) --model smollm2-eol -k 10 --filter content
+	$(KT) align --model minilm --data sts-b
+	$(KT) align --model smollm2-eol --data sts-b --limit 500
 
 test: install
 	$(PY) -m ruff check src tests bench

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.text import Text
 
 from keytokens.cli import lens  # noqa: F401  (registers commands)
 from keytokens.cli.app import app, err
@@ -21,20 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except KeytokensError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False, soft_wrap=True)
         return 1
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
         err.print("aborted")
         return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
-            return exc.exit_code
-        raise
+    except typer.TyperException as exc:  # usage errors (bad option, missing argument)
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show(file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
     return 0
 
 

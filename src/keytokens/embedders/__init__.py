@@ -1,6 +1,7 @@
 """Embedders: text → ``(n, d) float32``.
 
-Presets and prompts here are torch-free; the adapters that run models (``transformers``, ``sentence_transformers``, ``loading``) import torch themselves.
+Presets and prompts here are torch-free; the adapters that run models (``transformers``,
+``sentence_transformers``, ``loading``) import torch themselves.
 """
 
 from keytokens.embedders.base import ROLES, Embedder, Role, check_texts

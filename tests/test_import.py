@@ -1,0 +1,16 @@
+import subprocess
+import sys
+
+
+def test_import_keytokens_does_not_import_torch_or_transformers():
+    code = "import sys, keytokens; print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_all_names_are_unique_and_importable():
+    import keytokens
+
+    assert len(set(keytokens.__all__)) == len(keytokens.__all__)
+    for name in keytokens.__all__:
+        assert hasattr(keytokens, name), name
