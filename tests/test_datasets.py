@@ -8,7 +8,10 @@ def test_read_sts_by_hand(tmp_path):
     path = tmp_path / "pairs.tsv"
     path.write_text("score\tsentence1\tsentence2\n4.5\tA cat.\tA kitten.\n1.0\tA dog.\tA cat.\n", encoding="utf-8")
     pairs = read_sts(path)
-    assert [(p.score, p.sentence1, p.sentence2) for p in pairs] == [(4.5, "A cat.", "A kitten."), (1.0, "A dog.", "A cat.")]
+    assert [(p.score, p.sentence1, p.sentence2) for p in pairs] == [
+        (4.5, "A cat.", "A kitten."),
+        (1.0, "A dog.", "A cat."),
+    ]
     assert load_texts(str(path)) == ["A cat.", "A kitten.", "A dog."]  # unique, first-seen order
 
 

@@ -90,7 +90,7 @@ def test_mlm_transform_matches_torch_bert_prediction_head():
     with torch.no_grad():
         ref.decoder.bias.normal_()
         ref.transform.LayerNorm.weight.normal_()
-    arr = lambda t: t.detach().numpy()  # noqa: E731
+    arr = lambda t: t.detach().numpy()
     t = ref.transform
     head = LinearHead(
         weight=arr(ref.decoder.weight),

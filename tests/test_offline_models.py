@@ -31,7 +31,10 @@ def test_smollm2_eol_aligns_with_key_tokens(smollm2_eol_lens):
 def test_smollm2_head_is_tied_embeddings_of_width_576(smollm2_eol_lens):
     head = smollm2_eol_lens.head
     assert (head.vocab_size, head.hidden_size) == (49152, 576)
-    assert smollm2_eol_lens.vocabulary.readable[smollm2_eol_lens.vocabulary.tokenizer.convert_tokens_to_ids("ĠEurope")] == "Europe"
+    assert (
+        smollm2_eol_lens.vocabulary.readable[smollm2_eol_lens.vocabulary.tokenizer.convert_tokens_to_ids("ĠEurope")]
+        == "Europe"
+    )
 
 
 def test_byte_level_markers_are_rendered(smollm2_eol_lens):

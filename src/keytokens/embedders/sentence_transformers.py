@@ -40,7 +40,8 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         """Output size of the model."""
-        return int(self.model.get_sentence_embedding_dimension())
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get_dim())
 
     @property
     def tokenizer(self):
