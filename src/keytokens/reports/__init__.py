@@ -1,0 +1,1 @@
+"""Reports: plots (matplotlib figures returned, never shown) and tables."""
