@@ -165,11 +165,20 @@ def _load_transformers(preset: Preset, batch_size: int | None, max_length: int |
     return embedder, tokenizer, model
 
 
+#: Encoders that ``AutoModel`` would load as another class: it maps every ``dpr`` config to
+#: ``DPRQuestionEncoder``, which would leave a context encoder's weights unused (randomly initialised).
+_OWN_CLASS = ("DPRContextEncoder",)
+
+
 def _from_pretrained(preset: Preset, source: str):
     import torch
+    import transformers
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     auto = AutoModelForCausalLM if preset.kind == "causal" else AutoModel
+    architecture = (_read_config(source).get("architectures") or [""])[0] if preset.kind == "encoder" else ""
+    if architecture in _OWN_CLASS:
+        auto = getattr(transformers, architecture)
     kwargs = {"dtype": torch.float32, "trust_remote_code": preset.trust_remote_code}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=preset.trust_remote_code)

@@ -25,6 +25,9 @@ def load_embeddings(path: str | Path, *, dim: int | None = None) -> np.ndarray:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise InputError(f"{str(path)!r} is not a valid .npy file: {exc}") from None
+    if not isinstance(arr, np.ndarray):  # np.load opens a .npz archive instead of failing
+        arr.close()
+        raise InputError(f"{str(path)!r} is a .npz archive, not a .npy file; save one (n, d) array with numpy.save")
     if arr.ndim != 2:
         raise ShapeError(f"{str(path)!r} holds an array of shape {arr.shape}; expected (n, d)")
     if not np.issubdtype(arr.dtype, np.floating):

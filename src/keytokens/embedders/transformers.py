@@ -75,8 +75,9 @@ class TransformersEmbedder:
 
     @property
     def dim(self) -> int:
-        """Hidden size of the model."""
-        return int(self.model.config.hidden_size)
+        """Size of the final hidden states (OPT projects them to ``word_embed_proj_dim``)."""
+        config = self.model.config
+        return int(getattr(config, "word_embed_proj_dim", None) or config.hidden_size)
 
     def tokenize(
         self, texts: Sequence[str], *, role: Role = "document", instruction: str | None = None
@@ -140,8 +141,14 @@ class TransformersEmbedder:
             torch.from_numpy(a) for a in pad_batch(items, pad_id=self.pad_id, side=self.padding_side)
         )
         kwargs = {}
-        if self.padding_side == "left":  # positions must start at the first real token
+        if self.padding_side == "left" and not _positions_from_padding(self.model):
+            # positions must start at the first real token
             kwargs["position_ids"] = (attention.cumsum(dim=1) - 1).clamp(min=0)
         output = self.model(input_ids=ids, attention_mask=attention, **kwargs)
         hidden = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
         return self._pool(hidden.float(), pool).numpy()  # (b, d)
+
+
+def _positions_from_padding(model) -> bool:
+    """Whether the model numbers positions past its padding itself (RoBERTa, MPNet: from ``padding_idx + 1``)."""
+    return hasattr(getattr(model, "embeddings", None), "padding_idx")

@@ -92,6 +92,7 @@ class _TensorSource:
     def __init__(self, source: str, *, revision: str | None = None) -> None:
         self.source = source
         self.revision = revision
+        self._uncached: list[str] = []  # files the hub could not confirm offline
         self._weight_map, self._single = self._index()
 
     def _fetch(self, filename: str) -> Path | None:
@@ -99,18 +100,18 @@ class _TensorSource:
         if local.is_dir():
             path = local / filename
             return path if path.exists() else None
+        if self.source.startswith((".", "/", "~")):
+            raise ModelNotAvailableError(f"checkpoint folder {self.source!r} does not exist")
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
         try:
             return Path(hf_hub_download(self.source, filename, revision=self.revision))
+        except LocalEntryNotFoundError:  # offline and not cached; an EntryNotFoundError in hub >= 1.0
+            self._uncached.append(filename)
+            return None
         except EntryNotFoundError:
             return None
-        except LocalEntryNotFoundError as exc:
-            raise ModelNotAvailableError(
-                f"checkpoint {self.source!r} is not in the local cache and the hub cannot be "
-                "reached; download it where the hub is reachable, or pass a local folder path"
-            ) from exc
         except Exception as exc:  # RepositoryNotFoundError, HTTP errors, bad ids
             raise ModelNotAvailableError(f"cannot read {filename} from {self.source!r}: {exc}") from exc
 
@@ -122,8 +123,16 @@ class _TensorSource:
         for single in (SAFETENSORS_FILE, TORCH_FILE):
             if self._fetch(single) is not None:
                 return {}, single
+        if self._uncached:
+            raise self._not_cached()
         raise ModelNotAvailableError(
             f"no weight files ({SAFETENSORS_FILE}, {TORCH_FILE} or their indexes) in {self.source!r}"
+        )
+
+    def _not_cached(self) -> ModelNotAvailableError:
+        return ModelNotAvailableError(
+            f"checkpoint {self.source!r} is not in the local cache and the hub cannot be reached; "
+            "download it where the hub is reachable, or pass a local folder path"
         )
 
     def _file_for(self, name: str) -> str | None:
@@ -149,6 +158,10 @@ class _TensorSource:
         if filename is None:
             raise KeyError(name)
         path = self._fetch(filename)
+        if path is None:  # listed in the index, but the shard is missing or not cached
+            if filename in self._uncached:
+                raise self._not_cached()
+            raise ModelNotAvailableError(f"weight file {filename!r} (for {name!r}) is missing from {self.source!r}")
         if filename.endswith(".safetensors"):
             return _read_safetensor(path, name)
         return _torch_load(path)[name].float().numpy()
