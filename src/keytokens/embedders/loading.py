@@ -188,6 +188,11 @@ def _from_pretrained(preset: Preset, source: str):
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
         tokenizer.pad_token = tokenizer.eos_token
     for adapter in preset.adapters:
+        if Path(adapter).is_absolute() and not Path(adapter).is_dir():
+            raise ModelNotAvailableError(
+                f"adapter folder {adapter} of preset {preset.name!r} does not exist; make it with `keytokens train` "
+                "(see the README) or pass another path"
+            )
         peft = require("peft", "models")
         model = peft.PeftModel.from_pretrained(model, adapter).merge_and_unload()
     return model.eval(), tokenizer

