@@ -91,7 +91,7 @@ def save(
         ValueError: an array has dtype ``object`` or a name that is not a plain file name.
     """
     dest = Path(path)
-    _check_destination(dest, kind, overwrite)
+    check_destination(dest, kind=kind, overwrite=overwrite)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     try:
@@ -121,7 +121,13 @@ def save(
     return dest
 
 
-def _check_destination(dest: Path, kind: str, overwrite: bool) -> None:
+def check_destination(path: str | Path, *, kind: str, overwrite: bool) -> None:
+    """Refuse early a destination :func:`save` would refuse (before hours of encoding, not after).
+
+    Raises:
+        StoreError: ``path`` is a file, a non-empty folder without ``overwrite``, or a folder of another kind.
+    """
+    dest = Path(path)
     if not dest.exists():
         return
     if not dest.is_dir():
@@ -221,4 +227,4 @@ def _load_array(folder: Path, name: str, spec: Mapping[str, Any], mmap: bool) ->
     return arr
 
 
-__all__ = ["META_FILE", "StoreError", "Stored", "load", "read_meta", "save"]
+__all__ = ["META_FILE", "StoreError", "Stored", "check_destination", "load", "read_meta", "save"]

@@ -1,0 +1,102 @@
+"""Ranked lists: deterministic top-k selection and the results every retriever returns.
+
+Every retriever ranks through :func:`top_k` (score descending, then position ascending, without a
+full sort), so equal scores always come out in the same order (the document added first wins)
+whichever retriever, chunk size or platform produced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SearchResults:
+    """Ranked documents for a batch of queries, best first.
+
+    Attributes:
+        doc_ids: ``n_queries`` tuples of at most ``k`` document ids; fewer when fewer documents match.
+        scores: ``n_queries`` arrays, ``(len(doc_ids[i]),) float32``, non-increasing.
+    """
+
+    doc_ids: tuple[tuple[str, ...], ...]
+    scores: tuple[np.ndarray, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.doc_ids) != len(self.scores):
+            raise ValueError(f"{len(self.doc_ids)} id rows for {len(self.scores)} score rows")
+        for i, (ids, scores) in enumerate(zip(self.doc_ids, self.scores, strict=True)):
+            if np.shape(scores) != (len(ids),):
+                raise ValueError(f"query {i}: {len(ids)} ids but scores of shape {np.shape(scores)}")
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SearchResults):
+            return NotImplemented
+        return self.doc_ids == other.doc_ids and all(
+            np.array_equal(a, b) for a, b in zip(self.scores, other.scores, strict=True)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds arrays
+
+    def hits(self, query: int) -> list[tuple[str, float]]:
+        """``(doc_id, score)`` pairs of one query, best first."""
+        return [(d, float(s)) for d, s in zip(self.doc_ids[query], self.scores[query], strict=True)]
+
+    def to_dict(self) -> dict:
+        """JSON-ready form: one list of ``{"id", "score"}`` per query."""
+        return {"results": [[{"id": d, "score": s} for d, s in self.hits(q)] for q in range(len(self))]}
+
+    @classmethod
+    def from_positions(
+        cls, positions: Sequence[np.ndarray], scores: Sequence[np.ndarray], doc_ids: Sequence[str] | np.ndarray
+    ) -> SearchResults:
+        """Build results from per-query document positions into ``doc_ids``."""
+        return cls(
+            doc_ids=tuple(tuple(str(doc_ids[int(p)]) for p in row) for row in positions),
+            scores=tuple(np.asarray(s, dtype=np.float32) for s in scores),
+        )
+
+
+def top_k(scores: np.ndarray, k: int, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best entries of a score vector, ties broken by the smaller position.
+
+    ``argpartition`` finds the k-th best score in linear time; only the entries above it, and the
+    tied entries with the smallest positions, are then sorted (``O(n + k log k)``).
+
+    Args:
+        scores: ``(n,)`` scores, higher is better; NaN is not allowed.
+        k: how many to keep (``k ≥ 0``); fewer come back when ``n < k``.
+        positions: ``(n,) int64`` tie-break keys (document positions), unique; defaults to ``arange(n)``.
+
+    Returns:
+        ``(positions, scores)``: ``(min(k, n),) int64`` and ``(min(k, n),)`` of ``scores``'s dtype, best first.
+
+    Raises:
+        ValueError: ``k`` is negative or the shapes differ.
+    """
+    scores = np.asarray(scores)
+    if k < 0:
+        raise ValueError(f"k must be non-negative; got {k}")
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be 1-D; got shape {scores.shape}")
+    pos = np.arange(len(scores), dtype=np.int64) if positions is None else np.asarray(positions, dtype=np.int64)
+    if pos.shape != scores.shape:
+        raise ValueError(f"positions {pos.shape} and scores {scores.shape} must have the same shape")
+    if k < len(scores):
+        kth = scores[np.argpartition(-scores, k - 1)[k - 1]] if k else np.inf
+        above = np.flatnonzero(scores > kth)
+        tied = np.flatnonzero(scores == kth)
+        tied = tied[np.argsort(pos[tied], kind="stable")[: k - len(above)]]
+        keep = np.concatenate([above, tied])
+        scores, pos = scores[keep], pos[keep]
+    order = np.lexsort((pos, -scores))
+    return pos[order], scores[order]
+
+
+__all__ = ["SearchResults", "top_k"]

@@ -1,0 +1,36 @@
+"""The ``Retriever`` protocol: every system (sparse, dense, hybrid, BM25) ranks documents for queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from keytokens.embedders.base import check_texts
+from keytokens.ranking import SearchResults
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Anything that returns the ``k`` best documents of each query."""
+
+    name: str
+
+    def search(self, queries: Sequence[str], *, k: int) -> SearchResults:
+        """Rank documents for each query, best first (at most ``k`` per query)."""
+        ...
+
+
+def check_search(queries: Sequence[str], k: int) -> list[str]:
+    """Validate a search call's arguments.
+
+    Raises:
+        InputError: ``queries`` is one bare string or holds a non-string.
+        EmptyTextError: a query is empty or whitespace only.
+        ValueError: ``k`` is not a positive integer.
+    """
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer; got {k!r}")
+    return check_texts(queries)
+
+
+__all__ = ["Retriever", "SearchResults", "check_search"]

@@ -1,0 +1,138 @@
+"""A corpus through one lens: one forward pass gives each document's dense embedding and sparse vector.
+
+The model runs once per document (cached and resumable, :mod:`keytokens.encoding`); the sparse
+vectors are the head's reading of those same embeddings, so a dense index and a sparse index of a
+corpus always describe the same forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from keytokens.encoding import DEFAULT_CORPUS_CHUNK, encode_corpus_embeddings
+from keytokens.lens import Lens
+from keytokens.sparse.centering import Centering
+from keytokens.sparse.documents import SparseConfig, encode_documents
+from keytokens.sparse.index import IndexInfo, SparseIndex
+from keytokens.sparse.tokenizer import tokenize, tokenizer_fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusEncoding:
+    """Dense and sparse encodings of one corpus from one forward pass.
+
+    Attributes:
+        embeddings: ``(n, d) float32`` document embeddings, as the embedder returns them.
+        vectors: ``(n, |V|) float32`` CSR sparse document vectors.
+        centering: the centering fitted on ``embeddings`` and applied before the head.
+        config: the sparse settings used.
+    """
+
+    embeddings: np.ndarray
+    vectors: sp.csr_matrix
+    centering: Centering
+    config: SparseConfig
+
+    def __post_init__(self) -> None:
+        if self.embeddings.ndim != 2 or self.vectors.shape[0] != self.embeddings.shape[0]:
+            raise ValueError(f"embeddings {self.embeddings.shape} and vectors {self.vectors.shape} differ in rows")
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (sizes and settings, not the arrays)."""
+        return {
+            "n_docs": int(self.embeddings.shape[0]),
+            "dim": int(self.embeddings.shape[1]),
+            "nnz": int(self.vectors.nnz),
+            "centering": self.centering.to_dict(),
+            "config": self.config.to_dict(),
+        }
+
+
+def lens_settings(lens: Lens) -> dict:
+    """What identifies a lens's embeddings, for cache keys."""
+    return lens.preset.to_dict() if lens.preset is not None else {"name": lens.name}
+
+
+def index_info(lens: Lens, config: SparseConfig) -> IndexInfo:
+    """The :class:`IndexInfo` of an index built through ``lens`` with ``config``."""
+    return IndexInfo(
+        model=lens.name,
+        head=lens.head.name,
+        tokenizer=tokenizer_fingerprint(lens.vocabulary.tokenizer),
+        vocab_size=lens.head.vocab_size,
+        config=config,
+    )
+
+
+def sparse_vectors(
+    lens: Lens, embeddings: np.ndarray, texts: Sequence[str] | None, config: SparseConfig
+) -> tuple[sp.csr_matrix, Centering]:
+    """Sparse document vectors from embeddings already computed (no forward pass).
+
+    Args:
+        lens: the lens whose head reads the embeddings.
+        embeddings: ``(n, d)`` document embeddings.
+        texts: the documents, needed only when ``config.keep_own_tokens``.
+        config: the sparse settings.
+
+    Returns:
+        ``(vectors, centering)``: ``(n, |V|)`` CSR and the centering fitted on ``embeddings``.
+    """
+    centering = Centering.fit(config.centering, embeddings)
+    own = tokenize(lens.vocabulary.tokenizer, list(texts)) if config.keep_own_tokens and texts is not None else None
+    vectors = encode_documents(
+        embeddings,
+        lens.head,
+        indexable=~lens.vocabulary.special,
+        config=config,
+        centering=centering,
+        own_token_ids=own,
+    )
+    return vectors, centering
+
+
+def encode_corpus(
+    lens: Lens,
+    texts: Sequence[str],
+    config: SparseConfig,
+    *,
+    cache: bool | str | Path = True,
+    chunk_size: int = DEFAULT_CORPUS_CHUNK,
+    show_progress: bool = False,
+) -> CorpusEncoding:
+    """Encode a corpus once: dense embeddings (cached, resumable) and their sparse vectors.
+
+    Args:
+        lens: embedder, head and vocabulary.
+        texts: the documents.
+        config: the sparse settings.
+        cache: see :func:`keytokens.encoding.encode_corpus_embeddings`.
+        chunk_size: documents per cached chunk.
+        show_progress: show progress over chunks.
+    """
+    embeddings = encode_corpus_embeddings(
+        lens.embedder,
+        texts,
+        role="document",
+        cache=cache,
+        settings=lens_settings(lens),
+        chunk_size=chunk_size,
+        show_progress=show_progress,
+    )
+    vectors, centering = sparse_vectors(lens, embeddings, texts, config)
+    return CorpusEncoding(embeddings=embeddings, vectors=vectors, centering=centering, config=config)
+
+
+def build_index(lens: Lens, encoding: CorpusEncoding, doc_ids: Sequence[str]) -> SparseIndex:
+    """The sparse index of an encoded corpus."""
+    return SparseIndex.build(
+        encoding.vectors, doc_ids, info=index_info(lens, encoding.config), centering=encoding.centering
+    )
+
+
+__all__ = ["CorpusEncoding", "build_index", "encode_corpus", "index_info", "lens_settings", "sparse_vectors"]

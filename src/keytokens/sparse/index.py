@@ -1,0 +1,332 @@
+"""The sparse index: documents' aligned-token weights as a scipy.sparse matrix, searched exactly.
+
+The matrix ``X`` is ``(n_docs, |V|)`` in CSC form: column ``t`` is token ``t``'s posting list
+(document positions ascending, with weights), so a query touches only its own tokens' postings.
+``score(q, d) = Σ_t q_t X[d, t]`` (PAPER.md §4). Saved with :mod:`keytokens.store`: the CSC arrays,
+the document ids and the fitted centering as ``.npy`` files, memory-mapped on load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from keytokens import store
+from keytokens.errors import InputError, ShapeError
+from keytokens.ranking import SearchResults, top_k
+from keytokens.sparse.centering import Centering
+from keytokens.sparse.documents import SparseConfig
+from keytokens.sparse.explain import Explanation, explain_match
+from keytokens.sparse.tokenizer import save_tokenizer
+
+KIND = "sparse-index"
+SCHEMA_VERSION = 1
+#: Queries scored at once; bounds the ``(chunk, n_docs)`` sparse score matrix.
+QUERY_CHUNK = 256
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    """What an index was built from; saved in ``meta.json`` and checked when it is searched.
+
+    Attributes:
+        model: the embedder (preset name, hub id or path).
+        head: the vocabulary head's name.
+        tokenizer: fingerprint of the tokenizer (:func:`~keytokens.sparse.tokenizer.tokenizer_fingerprint`).
+        vocab_size: ``|V|``, the columns of the matrix.
+        config: K, weighting, centering and own-token setting.
+    """
+
+    model: str
+    head: str
+    tokenizer: str
+    vocab_size: int
+    config: SparseConfig
+
+    def __post_init__(self) -> None:
+        if self.vocab_size < 1:
+            raise ValueError(f"vocab_size must be positive; got {self.vocab_size}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "model": self.model,
+            "head": self.head,
+            "tokenizer": self.tokenizer,
+            "vocab_size": self.vocab_size,
+            "config": self.config.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IndexInfo:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            model=str(data["model"]),
+            head=str(data["head"]),
+            tokenizer=str(data["tokenizer"]),
+            vocab_size=int(data["vocab_size"]),
+            config=SparseConfig.from_dict(data["config"]),
+        )
+
+
+class SparseIndex:
+    """Documents as sparse token vectors, searched by exact sparse dot products.
+
+    Args:
+        matrix: ``(n_docs, |V|)`` document vectors (any scipy sparse format; kept as CSC).
+        doc_ids: the ``n_docs`` unique document ids, in row order.
+        info: what the index was built from.
+        centering: the centering fitted on the corpus (queries expanded through the model use it too).
+        path: the folder it was loaded from, for messages.
+
+    Raises:
+        ShapeError: the matrix's columns differ from ``info.vocab_size`` or its rows from the ids.
+        InputError: an id is empty, not a string, or repeated.
+    """
+
+    def __init__(
+        self,
+        matrix: sp.spmatrix | sp.sparray,
+        doc_ids: Sequence[str] | np.ndarray,
+        *,
+        info: IndexInfo,
+        centering: Centering | None = None,
+        path: Path | None = None,
+    ) -> None:
+        csc = matrix if isinstance(matrix, sp.csc_matrix) else sp.csc_matrix(matrix, dtype=np.float32)
+        if csc.shape[1] != info.vocab_size:
+            raise ShapeError(f"matrix has {csc.shape[1]} token columns; the index's vocabulary has {info.vocab_size}")
+        ids = doc_ids if isinstance(doc_ids, np.ndarray) else _check_ids(doc_ids)
+        if len(ids) != csc.shape[0]:
+            raise ShapeError(f"{len(ids)} document ids for {csc.shape[0]} matrix rows")
+        self.matrix = csc
+        self.doc_ids = ids
+        self.info = info
+        self.centering = centering or Centering()
+        self.path = path
+        self._positions: dict[str, int] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        vectors: sp.spmatrix | sp.sparray,
+        doc_ids: Sequence[str],
+        *,
+        info: IndexInfo,
+        centering: Centering | None = None,
+    ) -> SparseIndex:
+        """Index ``(n_docs, |V|)`` document vectors (from :func:`~keytokens.sparse.documents.encode_documents`).
+
+        Raises:
+            InputError: no documents, or bad or repeated ids.
+        """
+        if vectors.shape[0] == 0:
+            raise InputError("cannot build an index of an empty corpus")
+        csc = sp.csc_matrix(vectors, dtype=np.float32)
+        csc.sum_duplicates()
+        csc.sort_indices()
+        return cls(_compact(csc), _check_ids(doc_ids), info=info, centering=centering)
+
+    @property
+    def n_docs(self) -> int:
+        """Documents in the index."""
+        return int(self.matrix.shape[0])
+
+    @property
+    def nnz(self) -> int:
+        """Stored (document, token) weights."""
+        return int(self.matrix.nnz)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays that make the index (postings, weights, ids, centering)."""
+        m = self.matrix
+        extra = 0 if self.centering.vector is None else self.centering.vector.nbytes
+        return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + self.doc_ids.nbytes + extra)
+
+    def document_frequency(self) -> np.ndarray:
+        """``(|V|,) int64``: how many documents hold each token."""
+        return np.diff(self.matrix.indptr).astype(np.int64)
+
+    def position(self, doc_id: str) -> int:
+        """Row of ``doc_id``.
+
+        Raises:
+            InputError: no such document.
+        """
+        if self._positions is None:
+            self._positions = {str(d): i for i, d in enumerate(self.doc_ids)}
+        try:
+            return self._positions[doc_id]
+        except KeyError:
+            raise InputError(f"document {doc_id!r} is not in the index") from None
+
+    def add(self, vectors: sp.spmatrix | sp.sparray, doc_ids: Sequence[str]) -> SparseIndex:
+        """A new index with more documents appended (rebuilds the postings: add in batches).
+
+        Raises:
+            ShapeError: the vectors have another vocabulary size.
+            InputError: an id is bad or already in the index.
+        """
+        if vectors.shape[1] != self.info.vocab_size:
+            raise ShapeError(f"vectors have {vectors.shape[1]} token columns; the index has {self.info.vocab_size}")
+        new_ids = _check_ids(doc_ids, allow_empty=True)
+        taken = set(map(str, self.doc_ids)).intersection(new_ids)
+        if taken:
+            raise InputError(f"{len(taken)} document ids are already in the index, e.g. {sorted(taken)[0]!r}")
+        stacked = sp.vstack([self.matrix, sp.csc_matrix(vectors, dtype=np.float32)], format="csc", dtype=np.float32)
+        stacked.sum_duplicates()
+        stacked.sort_indices()
+        ids = np.concatenate([np.asarray(self.doc_ids, dtype=str), np.asarray(new_ids, dtype=str)])
+        return SparseIndex(_compact(stacked), ids, info=self.info, centering=self.centering)
+
+    def search(self, queries: sp.spmatrix | sp.sparray, *, k: int) -> SearchResults:
+        """The ``k`` best documents of each query vector.
+
+        Only documents sharing a token with the query (with a non-zero score) are returned, so a query
+        with no known token gets an empty list. Ties: score descending, then document position.
+
+        Args:
+            queries: ``(n_queries, |V|)`` sparse query vectors.
+            k: documents per query.
+
+        Raises:
+            ShapeError: the queries have another vocabulary size.
+            ValueError: ``k`` is not positive.
+        """
+        q = self._check_queries(queries)
+        if k < 1:
+            raise ValueError(f"k must be positive; got {k}")
+        postings = self.matrix.T.tocsr(copy=False)  # (|V|, n_docs): CSC of X is CSR of Xᵀ, no copy
+        positions, scores = [], []
+        for start in range(0, q.shape[0], QUERY_CHUNK):
+            hits = (q[start : start + QUERY_CHUNK] @ postings).tocsr()  # (chunk, n_docs), matched docs only
+            for row in range(hits.shape[0]):
+                lo, hi = hits.indptr[row], hits.indptr[row + 1]
+                pos, sc = top_k(hits.data[lo:hi], k, hits.indices[lo:hi])
+                positions.append(pos)
+                scores.append(sc)
+        return SearchResults.from_positions(positions, scores, self.doc_ids)
+
+    def explain(self, query: sp.spmatrix | sp.sparray, doc_id: str, *, vocabulary=None) -> Explanation:
+        """Which tokens a query and a document share, and what each contributed to the score.
+
+        Args:
+            query: ``(1, |V|)`` sparse query vector.
+            doc_id: the document.
+            vocabulary: a tokenizer (``decode``) used to render the token ids, optional.
+
+        Raises:
+            InputError: the document is not in the index.
+            ShapeError: ``query`` is not one query vector of this vocabulary.
+        """
+        q = self._check_queries(query)
+        if q.shape[0] != 1:
+            raise ShapeError(f"explain takes one query vector; got {q.shape[0]}")
+        return explain_match(self.matrix, q, self.position(doc_id), doc_id=doc_id, tokenizer=vocabulary)
+
+    def check_tokenizer(self, fingerprint: str, *, model: str) -> None:
+        """Refuse queries tokenized by another tokenizer than the index's.
+
+        Raises:
+            InputError: naming both models and fingerprints.
+        """
+        if fingerprint != self.info.tokenizer:
+            where = f" at {str(self.path)!r}" if self.path else ""
+            raise InputError(
+                f"the index{where} was built with the tokenizer of {self.info.model!r} (fingerprint "
+                f"{self.info.tokenizer}), but {model!r} tokenizes differently (fingerprint {fingerprint}); "
+                f"search it with {self.info.model!r} or rebuild it"
+            )
+
+    def save(self, path: str | Path, *, tokenizer=None, overwrite: bool = False) -> Path:
+        """Write the index atomically to the folder ``path`` (with ``tokenizer`` saved beside it when given).
+
+        Raises:
+            StoreError: ``path`` exists (and ``overwrite`` is false) or is not an index.
+        """
+        m = self.matrix
+        arrays = {"data": m.data, "indices": m.indices, "indptr": m.indptr, "doc_ids": self.doc_ids}
+        if self.centering.vector is not None:
+            arrays["centering"] = self.centering.vector
+        meta = {**self.info.to_dict(), "n_docs": self.n_docs, "nnz": self.nnz, "centering": self.centering.name}
+        extra = None if tokenizer is None else lambda tmp: save_tokenizer(tokenizer, tmp)
+        return store.save(
+            path, kind=KIND, schema_version=SCHEMA_VERSION, arrays=arrays, meta=meta, extra=extra, overwrite=overwrite
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, *, mmap: bool = True) -> SparseIndex:
+        """Open a saved index (memory-mapped by default).
+
+        Raises:
+            StoreError: the folder is missing, incomplete, damaged, of another kind or schema version, or
+                its arrays disagree with each other.
+        """
+        stored = store.load(path, kind=KIND, schema_version=SCHEMA_VERSION, mmap=mmap)
+        try:
+            info = IndexInfo.from_dict(stored.meta)
+            n_docs = int(stored.meta["n_docs"])
+            a = stored.arrays
+            centering = Centering(stored.meta["centering"], a.get("centering"))
+            _check_postings(a["data"], a["indices"], a["indptr"], n_docs, info.vocab_size)
+            matrix = sp.csc_matrix((a["data"], a["indices"], a["indptr"]), shape=(n_docs, info.vocab_size), copy=False)
+            return cls(matrix, a["doc_ids"], info=info, centering=centering, path=Path(path))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise store.StoreError(f"{str(path)!r} is damaged: {exc}") from None
+
+    def _check_queries(self, queries) -> sp.csr_matrix:
+        if not sp.issparse(queries):
+            raise ShapeError(f"query vectors must be a scipy sparse matrix; got {type(queries).__name__}")
+        if queries.ndim != 2 or queries.shape[1] != self.info.vocab_size:
+            raise ShapeError(f"query vectors have shape {queries.shape}; expected (n, {self.info.vocab_size})")
+        q = sp.csr_matrix(queries, dtype=np.float32)
+        q.sum_duplicates()
+        return q
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary."""
+        return {**self.info.to_dict(), "n_docs": self.n_docs, "nnz": self.nnz, "bytes": self.nbytes}
+
+    def __repr__(self) -> str:
+        return f"SparseIndex(n_docs={self.n_docs}, nnz={self.nnz}, model={self.info.model!r}, k={self.info.config.k})"
+
+
+def _check_ids(doc_ids: Sequence[str], *, allow_empty: bool = False) -> np.ndarray:
+    if isinstance(doc_ids, str):
+        raise InputError("doc_ids must be a sequence of strings, not one string")
+    ids = list(doc_ids)
+    for i, d in enumerate(ids):
+        if not isinstance(d, str) or not d:
+            raise InputError(f"document id {i} is {d!r}; expected a non-empty string")
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        dup = next(d for d in ids if d in seen or seen.add(d))
+        raise InputError(f"document ids must be unique; {dup!r} occurs more than once")
+    if not ids and not allow_empty:
+        raise InputError("no document ids given")
+    return np.asarray(ids, dtype=str) if ids else np.zeros(0, dtype="<U1")
+
+
+def _compact(csc: sp.csc_matrix) -> sp.csc_matrix:
+    """Smallest index dtype: int32 postings when they fit (half the bytes of int64)."""
+    dtype = np.int32 if max(csc.nnz, csc.shape[0]) < np.iinfo(np.int32).max else np.int64
+    return sp.csc_matrix(
+        (csc.data.astype(np.float32), csc.indices.astype(dtype), csc.indptr.astype(dtype)), shape=csc.shape
+    )
+
+
+def _check_postings(data, indices, indptr, n_docs: int, vocab_size: int) -> None:
+    if indptr.shape != (vocab_size + 1,) or data.shape != indices.shape:
+        raise ValueError(f"postings of shapes {indptr.shape}, {data.shape}, {indices.shape} for {vocab_size} tokens")
+    if indptr[0] != 0 or indptr[-1] != len(data):
+        raise ValueError(f"indptr ends at {indptr[-1]} but {len(data)} weights are stored")
+    if len(indices) and (indices.min() < 0 or indices.max() >= n_docs):
+        raise ValueError(f"postings point outside the {n_docs} documents")
+
+
+__all__ = ["KIND", "SCHEMA_VERSION", "IndexInfo", "SparseIndex"]

@@ -1,0 +1,112 @@
+"""Query encoding: a query's own tokens, by the tokenizer alone, optionally plus aligned tokens.
+
+PAPER.md §4: ``q ↦`` its own tokens (M = 0 needs only the tokenizer: inference-free queries),
+optionally plus its top-M aligned tokens from one forward pass. A token's query weight is 1 or its
+IDF in the index (:data:`QUERY_WEIGHTS`); score(q, d) = Σ over shared tokens of
+query weight × document weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from keytokens.errors import ShapeError, UnknownNameError
+
+
+def one(df: np.ndarray, n_docs: int) -> np.ndarray:
+    """Every query token weighs 1: the score is the sum of the matched document weights (PAPER.md §4)."""
+    return np.ones(len(df), dtype=np.float32)
+
+
+def idf(df: np.ndarray, n_docs: int) -> np.ndarray:
+    """BM25's inverse document frequency ``log(1 + (N − df + 0.5) / (df + 0.5))`` (Robertson & Zaragoza 2009).
+
+    Never negative, unlike Robertson–Spärck Jones IDF, so a very common token only counts little.
+    """
+    df = np.asarray(df, dtype=np.float64)
+    return np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+
+#: One registry for query token weights ``(df (|V|,), n_docs) → (|V|,) float32``.
+QUERY_WEIGHTS: Mapping[str, Callable[[np.ndarray, int], np.ndarray]] = {"one": one, "idf": idf}
+
+
+def get_query_weights(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
+    """Return the query weighting called ``name``.
+
+    Raises:
+        UnknownNameError: naming the registered query weightings.
+    """
+    try:
+        return QUERY_WEIGHTS[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown query weights {name!r}; expected one of {sorted(QUERY_WEIGHTS)}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryConfig:
+    """How queries become sparse vectors.
+
+    Attributes:
+        weights: key of :data:`QUERY_WEIGHTS` (``one`` or ``idf``).
+        expansion: ``M``, aligned tokens of the query's embedding added to its own tokens (0 = tokenizer only).
+    """
+
+    weights: str = "idf"
+    expansion: int = 0
+
+    def __post_init__(self) -> None:
+        get_query_weights(self.weights)
+        if not isinstance(self.expansion, int) or self.expansion < 0:
+            raise ValueError(f"expansion must be a non-negative integer; got {self.expansion!r}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"weights": self.weights, "expansion": self.expansion}
+
+
+def query_vectors(
+    token_ids: Sequence[np.ndarray],
+    *,
+    token_weights: np.ndarray,
+    indexable: np.ndarray,
+    expansion_ids: np.ndarray | None = None,
+) -> sp.csr_matrix:
+    """Sparse query vectors: each query's distinct indexable tokens, weighted by ``token_weights``.
+
+    Args:
+        token_ids: each query's own token ids (the tokenizer's split, without special tokens).
+        token_weights: ``(|V|,) float32`` weight of each token in a query (ones, or IDF from the index).
+        indexable: ``(|V|,) bool``; tokens that can be in an index (special tokens are dropped).
+        expansion_ids: optional ``(n_queries, M) int64`` aligned token ids added to each query.
+
+    Returns:
+        ``(n_queries, |V|) float32`` CSR with sorted indices; a query with no indexable token is an empty row.
+
+    Raises:
+        ShapeError: the weights, mask or expansion rows do not match.
+    """
+    vocab_size = len(token_weights)
+    if np.shape(indexable) != (vocab_size,):
+        raise ShapeError(f"indexable mask has shape {np.shape(indexable)}; expected ({vocab_size},)")
+    if expansion_ids is not None and len(expansion_ids) != len(token_ids):
+        raise ShapeError(f"{len(expansion_ids)} expansion rows for {len(token_ids)} queries")
+    indptr, indices = [0], []
+    for row, ids in enumerate(token_ids):
+        ids = np.asarray(ids, dtype=np.int64)
+        if expansion_ids is not None:
+            ids = np.concatenate([ids, np.asarray(expansion_ids[row], dtype=np.int64)])
+        ids = ids[(ids >= 0) & (ids < vocab_size)]
+        ids = np.unique(ids[indexable[ids]])
+        indices.append(ids)
+        indptr.append(indptr[-1] + len(ids))
+    cols = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
+    data = np.asarray(token_weights, dtype=np.float32)[cols]
+    return sp.csr_matrix((data, cols, np.asarray(indptr, dtype=np.int64)), shape=(len(token_ids), vocab_size))
+
+
+__all__ = ["QUERY_WEIGHTS", "QueryConfig", "get_query_weights", "idf", "one", "query_vectors"]

@@ -1,0 +1,118 @@
+"""The tokenizer an index was built with: its fingerprint, and a copy saved beside the index.
+
+Token ids only mean something for one vocabulary, so an index records a fingerprint of its
+tokenizer's vocabulary and refuses queries tokenized by another. The tokenizer is saved with the
+index and read back with the ``tokenizers`` library alone (:class:`SavedTokenizer`): tokenizer-only
+search then needs neither the model nor transformers (whose import pulls in torch, seconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from keytokens.errors import InputError
+
+TOKENIZER_DIR = "tokenizer"
+_SPECIAL_FILE = "keytokens_special.json"
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """``sha256`` of the tokenizer's vocabulary (token → id, added tokens included), as 16 hex digits."""
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: (item[1], item[0]))
+    return hashlib.sha256(json.dumps(vocab).encode("utf-8")).hexdigest()[:16]
+
+
+def special_mask(tokenizer, vocab_size: int) -> np.ndarray:
+    """``(|V|,) bool``: special tokens, and head rows the tokenizer does not know."""
+    mask = np.zeros(vocab_size, dtype=bool)
+    mask[[i for i in tokenizer.all_special_ids if 0 <= i < vocab_size]] = True
+    mask[len(tokenizer) :] = True
+    return mask
+
+
+def tokenize(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
+    """Each text's own token ids (no special tokens added, no truncation)."""
+    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+    return [np.asarray(ids, dtype=np.int64) for ids in encoded]
+
+
+class SavedTokenizer:
+    """A fast tokenizer read from ``tokenizer.json`` with the ``tokenizers`` library.
+
+    It offers the part of the Hugging Face tokenizer interface that query encoding uses.
+
+    Args:
+        backend: the ``tokenizers.Tokenizer``.
+        special_ids: ids of the special tokens, as the original tokenizer reported them.
+        name: where it came from.
+    """
+
+    def __init__(self, backend, special_ids: Sequence[int], *, name: str) -> None:
+        backend.no_truncation()
+        backend.no_padding()
+        self.backend = backend
+        self.all_special_ids = [int(i) for i in special_ids]
+        self.name_or_path = name
+
+    def __len__(self) -> int:
+        return int(self.backend.get_vocab_size(with_added_tokens=True))
+
+    def __call__(self, texts: Sequence[str], *, add_special_tokens: bool = True, truncation: bool = False) -> dict:
+        """``{"input_ids": [...]}`` for a batch of texts (never truncated)."""
+        encoded = self.backend.encode_batch(list(texts), add_special_tokens=add_special_tokens)
+        return {"input_ids": [e.ids for e in encoded]}
+
+    def get_vocab(self) -> dict[str, int]:
+        """Token → id, added tokens included."""
+        return self.backend.get_vocab(with_added_tokens=True)
+
+    def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = False, **_: object) -> str:
+        """The text of ``ids``."""
+        return self.backend.decode(list(ids), skip_special_tokens=skip_special_tokens)
+
+
+def save_tokenizer(tokenizer, folder: Path) -> None:
+    """Save ``tokenizer`` (a Hugging Face tokenizer) under ``folder/tokenizer``, with its special ids."""
+    target = folder / TOKENIZER_DIR
+    tokenizer.save_pretrained(str(target))
+    special = {"special_ids": [int(i) for i in tokenizer.all_special_ids], "name": tokenizer.name_or_path}
+    (target / _SPECIAL_FILE).write_text(json.dumps(special) + "\n")
+
+
+def load_tokenizer(folder: str | Path):
+    """Load the tokenizer saved beside an index: with ``tokenizers`` when it is a fast one (no torch).
+
+    Raises:
+        InputError: the index has no saved tokenizer, or it cannot be read.
+    """
+    path = Path(folder) / TOKENIZER_DIR
+    if not path.is_dir():
+        raise InputError(f"{str(folder)!r} has no saved tokenizer; search it through the model it was built with")
+    try:
+        if (path / "tokenizer.json").is_file() and (path / _SPECIAL_FILE).is_file():
+            from tokenizers import Tokenizer
+
+            special = json.loads((path / _SPECIAL_FILE).read_text())
+            backend = Tokenizer.from_file(str(path / "tokenizer.json"))
+            return SavedTokenizer(backend, special["special_ids"], name=str(special.get("name") or path))
+        from transformers import AutoTokenizer  # a slow (Python) tokenizer: needs transformers
+
+        return AutoTokenizer.from_pretrained(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception for a damaged file
+        raise InputError(f"the tokenizer saved in {str(folder)!r} cannot be read: {exc}") from None
+
+
+__all__ = [
+    "TOKENIZER_DIR",
+    "SavedTokenizer",
+    "load_tokenizer",
+    "save_tokenizer",
+    "special_mask",
+    "tokenize",
+    "tokenizer_fingerprint",
+]

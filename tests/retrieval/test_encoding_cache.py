@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from keytokens.encoding import encode_corpus_embeddings
+
+TEXTS = ["apple", "banana pie", "cherry", "date tree", "juice"]
+
+
+class Counting:
+    """Embeds a text as (length, number of words); can fail on a given call."""
+
+    name, dim = "counting", 2
+
+    def __init__(self, fail_on_call=None):
+        self.calls, self.fail_on_call = 0, fail_on_call
+
+    def encode(self, texts, *, role="document", batch_size=None, show_progress=False):
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            raise KeyboardInterrupt
+        return np.array([[len(t), len(t.split())] for t in texts], dtype=np.float32)
+
+
+def test_interrupted_encoding_resumes(cache_root):
+    with pytest.raises(KeyboardInterrupt):
+        encode_corpus_embeddings(Counting(fail_on_call=3), TEXTS, chunk_size=2)
+    chunks = sorted(p.name for p in cache_root.rglob("chunk-*.npy"))
+    assert chunks == ["chunk-000000.npy", "chunk-000001.npy"]
+    resumed = Counting()
+    emb = encode_corpus_embeddings(resumed, TEXTS, chunk_size=2)
+    assert resumed.calls == 1  # only the missing third chunk
+    np.testing.assert_array_equal(emb, Counting().encode(TEXTS))
+    assert not list(cache_root.rglob("*.tmp"))
+
+
+def test_other_texts_or_settings_do_not_reuse(cache_root):
+    encode_corpus_embeddings(Counting(), TEXTS, chunk_size=2)
+    again = Counting()
+    encode_corpus_embeddings(again, TEXTS[:4], chunk_size=2)
+    assert again.calls == 2
+    other = Counting()
+    encode_corpus_embeddings(other, TEXTS, chunk_size=2, settings={"pooling": "cls"})
+    assert other.calls == 3
+
+
+def test_damaged_chunk_is_encoded_again(cache_root):
+    encode_corpus_embeddings(Counting(), TEXTS, chunk_size=2)
+    next(cache_root.rglob("chunk-000001.npy")).write_bytes(b"broken")
+    again = Counting()
+    np.testing.assert_array_equal(encode_corpus_embeddings(again, TEXTS, chunk_size=2), Counting().encode(TEXTS))
+    assert again.calls == 1
+
+
+def test_no_cache_writes_nothing(cache_root):
+    encode_corpus_embeddings(Counting(), TEXTS, chunk_size=2, cache=False)
+    assert not cache_root.exists()
+
+
+def test_bad_arguments(cache_root):
+    with pytest.raises(ValueError, match="chunk_size"):
+        encode_corpus_embeddings(Counting(), TEXTS, chunk_size=0)
+    with pytest.raises(ValueError, match="empty"):
+        encode_corpus_embeddings(Counting(), ["ok", " "])
