@@ -42,8 +42,8 @@ def surface_form(text: str) -> str:
 
 
 def _is_content(form: str, stop: frozenset[str]) -> bool:
-    """A token can carry meaning: two or more characters, a letter or digit, not a stopword."""
-    return len(form) >= 2 and any(c.isalnum() for c in form) and form not in stop
+    """A token can carry meaning: two or more letters or digits, not a stopword (``'s`` and ``e`` are not)."""
+    return sum(c.isalnum() for c in form) >= 2 and form not in stop
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ class Vocabulary:
         raw: the tokenizer's own token strings, ``|V|`` of them.
         readable: legible strings, ``|V|`` of them.
         special: ``(|V|,) bool``, special tokens and head rows beyond the tokenizer.
-        content: ``(|V|,) bool``, tokens of two or more characters with a letter or digit that are
-            neither stopwords nor special.
+        content: ``(|V|,) bool``, tokens with two or more letters or digits that are neither
+            stopwords nor special.
         surface: ``(|V|,) int64``, an id shared by tokens of the same surface form.
     """
 
