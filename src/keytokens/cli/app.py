@@ -23,7 +23,9 @@ err = Console(stderr=True)
 Model = Annotated[str, typer.Option("--model", "-m", help="preset name (see `keytokens models`), hub id or folder")]
 K = Annotated[int, typer.Option("-k", min=1, help="tokens per text")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
-Head = Annotated[str | None, typer.Option("--head", help="override the head: lm, embeddings or SOURCE:KIND")]
+Head = Annotated[
+    str | None, typer.Option("--head", help="override the head: lm, embeddings, SOURCE:KIND or a fitted head folder")
+]
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from rich.table import Table
 
 from keytokens.cli.app import Head, Json, Model, app, err, out
+from keytokens.cli.scale import Backend, Collection, FromShards, Uri, check_backend, index_scaled, milvus_systems
 
 DocK = Annotated[int, typer.Option("-k", min=1, help="aligned tokens kept per document (K)")]
 Weighting = Annotated[str, typer.Option(help="document token weights: raw, relu, log1p-relu or softmax")]
@@ -23,8 +25,8 @@ NoCache = Annotated[bool, typer.Option("--no-cache", help="do not reuse or save 
 
 @app.command()
 def index(
-    corpus: Annotated[Path, typer.Argument(help="BEIR corpus.jsonl (_id, title, text)")],
-    out_dir: Annotated[Path, typer.Option("--out", help="index folder to write")],
+    corpus: Annotated[Path | None, typer.Argument(help="BEIR corpus.jsonl (_id, title, text)")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="index folder to write (embedded backend)")] = None,
     model: Model = "minilm",
     k: DocK = 64,
     weighting: Weighting = "relu",
@@ -35,9 +37,25 @@ def index(
     head: Head = None,
     force: Annotated[bool, typer.Option("--force", help="replace an existing index")] = False,
     no_cache: NoCache = False,
+    backend: Backend = "embedded",
+    uri: Uri = "./keytokens.db",
+    collection: Collection = "keytokens",
+    from_shards: FromShards = None,
     as_json: Json = False,
 ) -> None:
     """Build a sparse index of aligned tokens (and optionally a dense index) from a corpus."""
+    if backend != "embedded" or from_shards is not None:
+        from keytokens.sparse import SparseConfig
+
+        config = SparseConfig(k=k, weighting=weighting, centering=centering, keep_own_tokens=keep_own_tokens)
+        index_scaled(
+            corpus=corpus, out_dir=out_dir, from_shards=from_shards, backend=backend, uri=uri, collection=collection,
+            model=model, config=config, dense_out=dense_out, head=head, max_length=max_length, force=force,
+            no_cache=no_cache, as_json=as_json,
+        )  # fmt: skip
+        return
+    if corpus is None or out_dir is None:
+        raise typer.BadParameter("give CORPUS and --out (or --from-shards)")
     from keytokens.evaluation.beir import read_corpus
     from keytokens.lens import Lens
     from keytokens.retrieval import DenseIndex
@@ -167,6 +185,9 @@ def evaluate_command(
     max_length: MaxLength = None,
     head: Head = None,
     no_cache: NoCache = False,
+    backend: Backend = "embedded",
+    uri: Uri = "./keytokens.db",
+    collection: Collection = "keytokens",
     as_json: Json = False,
 ) -> None:
     """Evaluate retrieval systems on a BEIR dataset: nDCG@10, Recall@100, MRR@10 (trec_eval)."""
@@ -177,6 +198,7 @@ def evaluate_command(
     from keytokens.sparse import SparseConfig, get_query_weights
 
     names = parse_systems(systems)
+    check_backend(backend)
     settings = SystemSettings(
         sparse=SparseConfig(k=k, weighting=weighting, centering=centering, keep_own_tokens=keep_own_tokens),
         query_weights=query_weights,
@@ -192,7 +214,8 @@ def evaluate_command(
         from keytokens.lens import Lens
 
         lens = Lens.load(model, head=head, max_length=max_length)
-    built = build_systems(
+    build = partial(milvus_systems, uri=uri, collection=collection) if backend == "milvus" else build_systems
+    built = build(
         names,
         dataset.doc_ids,
         dataset.doc_texts,

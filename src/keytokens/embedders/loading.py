@@ -12,10 +12,10 @@ from typing import Any
 from keytokens.embedders.base import Embedder
 from keytokens.embedders.dual import DualEmbedder
 from keytokens.embedders.offline import is_installed, local_source
-from keytokens.embedders.presets import PRESETS, HeadSpec, Preset
+from keytokens.embedders.presets import FITTED_HEAD, PRESETS, HeadSpec, Preset
 from keytokens.embedders.prompts import PromptSpec
 from keytokens.errors import InputError, ModelNotAvailableError, require
-from keytokens.heads import LinearHead, load_head
+from keytokens.heads import FittedHead, LinearHead, VocabHead, load_head
 from keytokens.heads.from_model import input_embeddings_head, output_head
 
 logger = logging.getLogger(__name__)
@@ -29,12 +29,13 @@ class LoadedModel:
         embedder: encodes texts to ``(n, d) float32``.
         tokenizer: the embedder's tokenizer (its ids index the head's rows).
         head: the vocabulary head, ``d`` equal to the embedder's.
-        preset: the configuration it was built from.
+        preset: the configuration it was built from (with a fitted head, the embedder's own head spec:
+            the head changes no embedding, so encodings cached for the preset stay valid).
     """
 
     embedder: Embedder
     tokenizer: Any
-    head: LinearHead
+    head: VocabHead
     preset: Preset
 
 
@@ -109,7 +110,10 @@ def load_model(preset: Preset, *, batch_size: int | None = None, max_length: int
         embedder, tokenizer, hf_model = _load_sentence_transformer(preset, batch_size)
     else:
         embedder, tokenizer, hf_model = _load_transformers(preset, batch_size, max_length)
-    head = _load_head(preset, hf_model)
+    if preset.head.kind == FITTED_HEAD:
+        head, preset = _fitted_head(preset, tokenizer, embedder.dim)
+    else:
+        head = _load_head(preset, hf_model)
     if head.hidden_size != embedder.dim:
         from keytokens.errors import ShapeError
 
@@ -129,6 +133,14 @@ def _load_head(preset: Preset, hf_model: Any) -> LinearHead:
     if spec.kind == "embeddings":
         return input_embeddings_head(hf_model, name=preset.model)
     return output_head(hf_model, name=preset.model)
+
+
+def _fitted_head(preset: Preset, tokenizer: Any, dim: int) -> tuple[FittedHead, Preset]:
+    """The fitted head in ``preset.head.source``, checked against this embedder; the preset with its own head."""
+    head = FittedHead.load(
+        str(preset.head.source), tokenizer=tokenizer, hidden_size=dim, embedder=(preset.name, preset.model)
+    )
+    return head, dataclasses.replace(preset, head=preset_for(preset.name).head)
 
 
 def _load_sentence_transformer(preset: Preset, batch_size: int | None):

@@ -13,8 +13,12 @@ from typing import Literal
 
 from keytokens.embedders.prompts import PROMPT_BERT, PROMPT_EOL, PromptSpec
 from keytokens.errors import UnknownNameError
+from keytokens.heads.checkpoint import HEAD_LAYOUTS
 
 Kind = Literal["causal", "encoder", "sentence-transformers"]
+
+#: The head kind of a folder written by ``keytokens fit-head``.
+FITTED_HEAD = "fitted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +26,11 @@ class HeadSpec:
     """Where the vocabulary head comes from.
 
     Attributes:
-        kind: ``lm`` (the model's own LM head), ``embeddings`` (tied input embeddings), or an MLM
-            head layout (``mlm-bert``, ``mlm-mpnet``); see :data:`keytokens.heads.HEAD_LAYOUTS`.
-        source: a checkpoint (hub id or folder) to read the head from alone; ``None`` means the
-            loaded model itself.
+        kind: ``lm`` (the model's own LM head), ``embeddings`` (tied input embeddings), an MLM
+            head layout (``mlm-bert``, ``mlm-mpnet``; see :data:`keytokens.heads.HEAD_LAYOUTS`), or
+            ``fitted`` (a head saved by ``keytokens fit-head``, :class:`keytokens.heads.FittedHead`).
+        source: a checkpoint (hub id or folder) to read the head from alone, or the fitted head's
+            folder; ``None`` means the loaded model itself.
     """
 
     kind: str = "lm"
@@ -36,7 +41,9 @@ class HeadSpec:
 
     @classmethod
     def parse(cls, text: str) -> HeadSpec:
-        """Parse ``KIND`` or ``SOURCE:KIND`` (``bert-base-uncased:mlm-bert``)."""
+        """Parse ``KIND``, ``SOURCE:KIND`` (``bert-base-uncased:mlm-bert``) or a fitted head's folder."""
+        if text not in HEAD_LAYOUTS and Path(text).expanduser().is_dir():
+            return cls(kind=FITTED_HEAD, source=text)
         source, sep, kind = text.rpartition(":")
         return cls(kind=kind, source=source or None) if sep else cls(kind=text)
 

@@ -131,7 +131,12 @@ def _kept(logits: np.ndarray, k: int) -> np.ndarray:
     above = logits > kth
     tied = logits == kth
     room = k - above.sum(axis=1, keepdims=True)
-    return above | (tied & (np.cumsum(tied, axis=1) <= room))
+    keep = above | tied
+    # only rows with more tied logits than room need the (b, |V|) running count; usually there are none
+    over = np.flatnonzero(tied.sum(axis=1) > room[:, 0])
+    if len(over):
+        keep[over] = above[over] | (tied[over] & (np.cumsum(tied[over], axis=1) <= room[over]))
+    return keep
 
 
 __all__ = ["SparseConfig", "encode_documents"]

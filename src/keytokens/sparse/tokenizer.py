@@ -8,7 +8,6 @@ search then needs neither the model nor transformers (whose import pulls in torc
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,15 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from keytokens.errors import InputError
+from keytokens.heads.targets import tokenizer_fingerprint  # one definition, shared with fitted heads
 
 TOKENIZER_DIR = "tokenizer"
 _SPECIAL_FILE = "keytokens_special.json"
-
-
-def tokenizer_fingerprint(tokenizer) -> str:
-    """``sha256`` of the tokenizer's vocabulary (token → id, added tokens included), as 16 hex digits."""
-    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: (item[1], item[0]))
-    return hashlib.sha256(json.dumps(vocab).encode("utf-8")).hexdigest()[:16]
 
 
 def special_mask(tokenizer, vocab_size: int) -> np.ndarray:

@@ -1,0 +1,286 @@
+"""Encoding a corpus into Parquet shards, in-process or over a Ray cluster (Ray Data, one model per actor).
+
+The corpus is cut into shards of ``shard_size`` documents (:mod:`keytokens.backends.shards`). Each pending
+shard is encoded by a :class:`ShardEncoder` (the lens's forward pass, then its head's sparse reading of the
+same embeddings) and written by whoever encoded it, so with ``--ray`` the output folder must be shared
+by the cluster's nodes. Shards already complete are skipped, so a killed run resumes where it stopped.
+Without Ray the same :class:`ShardEncoder` runs in this process, shard after shard.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from keytokens.backends.shards import (
+    ShardError,
+    ShardSpec,
+    corpus_fingerprint,
+    read_manifest,
+    shard_status,
+    write_manifest,
+    write_shard,
+)
+from keytokens.errors import InputError, require
+from keytokens.lens import Lens
+from keytokens.progress import track
+from keytokens.sparse.corpus import index_info, lens_settings, sparse_vectors
+from keytokens.sparse.documents import SparseConfig
+from keytokens.sparse.tokenizer import TOKENIZER_DIR, save_tokenizer
+
+logger = logging.getLogger(__name__)
+
+#: Documents per shard.
+DEFAULT_SHARD_SIZE = 1024
+#: Builds the lens inside each worker (a picklable callable, e.g. ``functools.partial(Lens.load, "minilm")``).
+LensFactory = Callable[[], Lens]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodeReport:
+    """What one ``encode`` run did.
+
+    Attributes:
+        folder: the shard folder.
+        n_docs: documents in the corpus.
+        n_shards: shards in the folder.
+        encoded: shards encoded by this run.
+        skipped: shards already complete and skipped.
+        workers: Ray actors used (0 in-process).
+        seconds: wall time.
+    """
+
+    folder: str
+    n_docs: int
+    n_shards: int
+    encoded: int
+    skipped: int
+    workers: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "folder": self.folder,
+            "n_docs": self.n_docs,
+            "n_shards": self.n_shards,
+            "encoded": self.encoded,
+            "skipped": self.skipped,
+            "workers": self.workers,
+            "seconds": round(self.seconds, 3),
+            "docs_per_second": round(self.n_docs * self.encoded / max(self.n_shards, 1) / max(self.seconds, 1e-9), 1),
+        }
+
+
+def check_shardable(config: SparseConfig) -> None:
+    """Refuse settings that need the whole corpus before any shard can be written.
+
+    Raises:
+        InputError: a centering (fitted on the whole corpus) other than ``none``.
+    """
+    if config.centering != "none":
+        raise InputError(
+            f"centering {config.centering!r} is fitted on the whole corpus, so shards cannot be encoded "
+            "independently: use --centering none, or `keytokens index CORPUS` in one process"
+        )
+
+
+class ShardEncoder:
+    """Encodes shards and writes them: a Ray Data callable class (one lens per actor), or a plain object.
+
+    Args:
+        lens_factory: builds the lens once per worker.
+        config: sparse settings.
+        spec: the folder's :class:`ShardSpec` as a dict.
+        folder: the shard folder (shared by every worker).
+    """
+
+    def __init__(self, lens_factory: LensFactory, config: dict, spec: dict, folder: str) -> None:
+        self.lens = lens_factory()
+        self.config = SparseConfig.from_dict(config)
+        self.spec = ShardSpec.from_dict(spec)
+        self.folder = folder
+
+    def encode(self, shard: int, ids: Sequence[str], texts: Sequence[str]) -> int:
+        """Encode and write one shard; returns its number."""
+        embeddings = np.asarray(self.lens.embedder.encode(list(texts), role="document"), dtype=np.float32)
+        vectors, _ = sparse_vectors(self.lens, embeddings, texts, self.config)
+        write_shard(self.folder, shard, self.spec, list(ids), embeddings, vectors)
+        return shard
+
+    def __call__(self, batch: dict) -> dict:
+        """Ray Data entry point: a batch of rows ``{shard, ids, texts}`` → ``{shard}`` written."""
+        done = [
+            self.encode(int(s), list(i), list(t))
+            for s, i, t in zip(batch["shard"], batch["ids"], batch["texts"], strict=True)
+        ]
+        return {"shard": np.asarray(done, dtype=np.int64)}
+
+
+def plan(folder: str | Path, spec: ShardSpec, *, force: bool = False) -> list[int]:
+    """Shards still to encode; writes the manifest of a new folder.
+
+    Raises:
+        ShardError: the folder holds shards of another configuration or corpus (unless ``force``), or a
+            shard of another encoding.
+    """
+    folder = Path(folder)
+    if (folder / "manifest.json").is_file() and not force:
+        old = read_manifest(folder)
+        diffs = old.differences(spec)
+        if diffs:
+            raise ShardError(
+                f"{str(folder)!r} holds shards of another encoding ({'; '.join(diffs)}; folder vs this run): "
+                "encode into another folder, or pass --force to start over"
+            )
+    elif folder.is_dir() and any(folder.iterdir()) and not force and not (folder / "manifest.json").is_file():
+        raise ShardError(f"{str(folder)!r} is not empty and not a shard folder; choose another --out")
+    if force:
+        for stale in folder.glob("shard-*.parquet"):
+            stale.unlink()
+    write_manifest(folder, spec)
+    pending = []
+    for i in range(spec.n_shards):
+        status = shard_status(folder, i, spec)
+        if status == "damaged":
+            logger.warning("shard %d in %s is damaged; encoding it again", i, folder)
+        if status != "complete":
+            pending.append(i)
+    return pending
+
+
+def encode_to_shards(
+    doc_ids: Sequence[str],
+    texts: Sequence[str],
+    folder: str | Path,
+    *,
+    lens_factory: LensFactory,
+    config: SparseConfig,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    use_ray: bool = False,
+    address: str | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    show_progress: bool = False,
+) -> EncodeReport:
+    """Encode a corpus into the shard folder ``folder``, skipping the shards already complete.
+
+    Args:
+        doc_ids: the documents' ids.
+        texts: their texts.
+        folder: the shard folder (created if needed).
+        lens_factory: builds the lens (here, and once in each Ray actor).
+        config: sparse settings (centering must be ``none``).
+        shard_size: documents per shard.
+        use_ray: map over a Ray cluster's actor pool instead of this process.
+        address: the cluster to join (``auto``, ``ray://host:10001``); a local one is started when omitted.
+        workers: actors (one model each); default one per GPU, else one per CPU of the cluster.
+        force: discard a folder of another encoding instead of refusing it.
+        show_progress: show progress over shards.
+
+    Raises:
+        InputError: an empty corpus, a centering other than ``none``, or ids and texts of different lengths.
+        ShardError: the folder belongs to another encoding.
+        MissingDependencyError: pyarrow (or ray, with ``use_ray``) is missing.
+    """
+    start = time.perf_counter()
+    check_shardable(config)
+    if len(doc_ids) != len(texts) or not texts:
+        raise InputError(f"{len(doc_ids)} ids for {len(texts)} texts; expected the same positive number")
+    require("pyarrow", "ray")
+    lens = lens_factory()
+    spec = ShardSpec(
+        index=index_info(lens, config),
+        lens=lens_settings(lens),
+        dim=int(lens.embedder.dim),
+        n_docs=len(texts),
+        shard_size=shard_size,
+        corpus=corpus_fingerprint(doc_ids, texts),
+    )
+    folder = Path(folder)
+    pending = plan(folder, spec, force=force)
+    if not (folder / TOKENIZER_DIR).is_dir():
+        save_tokenizer(lens.vocabulary.tokenizer, folder)
+    used = 0
+    if pending and use_ray:
+        used = _encode_with_ray(
+            pending, doc_ids, texts, spec, folder, lens_factory, config, address, workers, show_progress
+        )
+    elif pending:
+        encoder = ShardEncoder(lambda: lens, config.to_dict(), spec.to_dict(), str(folder))
+        for shard in track(pending, total=len(pending), description="encoding shards", enabled=show_progress):
+            lo, hi = spec.bounds(shard)
+            encoder.encode(shard, doc_ids[lo:hi], texts[lo:hi])
+    return EncodeReport(
+        folder=str(folder),
+        n_docs=spec.n_docs,
+        n_shards=spec.n_shards,
+        encoded=len(pending),
+        skipped=spec.n_shards - len(pending),
+        workers=used,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _encode_with_ray(
+    pending, doc_ids, texts, spec, folder, lens_factory, config, address, workers, show_progress
+) -> int:
+    ray = require("ray", "ray")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        size = max(1, min(workers or gpus or int(resources.get("CPU", 1)), len(pending)))
+        rows = []
+        for shard in pending:
+            lo, hi = spec.bounds(shard)
+            rows.append({"shard": shard, "ids": list(doc_ids[lo:hi]), "texts": list(texts[lo:hi])})
+        encoded = ray.data.from_items(rows).map_batches(
+            ShardEncoder,
+            fn_constructor_kwargs={
+                "lens_factory": lens_factory,
+                "config": config.to_dict(),
+                "spec": spec.to_dict(),
+                "folder": str(folder.resolve()),
+            },
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=size),
+            num_gpus=1 if gpus else 0,
+            num_cpus=0 if gpus else 1,
+        )
+        for _ in track(
+            encoded.iter_rows(),
+            total=len(pending),
+            description=f"encoding shards ({size} actors)",
+            enabled=show_progress,
+        ):
+            pass
+    finally:
+        if started:
+            ray.shutdown()
+    return size
+
+
+def load_lens(model: str, head: str | None = None, max_length: int | None = None) -> Lens:
+    """``Lens.load`` as a picklable module-level function (for ``functools.partial`` in Ray actors)."""
+    return Lens.load(model, head=head, max_length=max_length)
+
+
+__all__ = [
+    "DEFAULT_SHARD_SIZE",
+    "EncodeReport",
+    "LensFactory",
+    "ShardEncoder",
+    "check_shardable",
+    "encode_to_shards",
+    "load_lens",
+    "plan",
+]
