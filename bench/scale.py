@@ -93,7 +93,6 @@ def bench_engines(name, ids, vectors, embeddings, q_sparse, q_dense, info, workd
         "dense": m_dense,
         "hybrid_rrf_batched_ms_per_query": hybrid["batched_ms_per_query"],
         "sparse_top10_same_as_embedded": float(agree),
-        "db_bytes": sum(f.stat().st_size for f in Path(uri).parent.rglob(f"{name}.db*") if f.is_file()),
     }
     index.close()
     return {
