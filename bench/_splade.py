@@ -102,8 +102,10 @@ class SpladeEncoder:
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
         with torch.inference_mode():
             logits = self.model(**enc).logits  # (b, L, |V|)
-            weights = torch.log1p(torch.relu(logits)) * enc["attention_mask"].unsqueeze(-1)
-            vectors = weights.amax(dim=1)  # (b, |V|)
+            padding = enc["attention_mask"].unsqueeze(-1) == 0  # (b, L, 1)
+            # log(1 + relu(.)) is monotonic, so it commutes with the max: one pass over (b, L, |V|)
+            top = logits.masked_fill_(padding, -torch.inf).amax(dim=1)  # (b, |V|)
+            vectors = torch.log1p(torch.relu(top))
         return sp.csr_matrix(vectors.numpy().astype(np.float32))
 
 

@@ -26,7 +26,7 @@ of datasets, models or systems not run this time are kept from the files already
 
     .venv/bin/python bench/retrieval.py [--datasets scifact nfcorpus] [--models minilm smollm2-eol]
         [--systems dense sparse sparse+qexp hybrid bm25 splade] [--skip-tuning] [--skip-synthetic]
-        [--out-dir DIR] [--cache-file FILE] [--fresh]
+        [--out-dir DIR] [--cache-file FILE] [--fresh | --fresh-rows] [--torch-threads N]
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ GRID = {
     "keep_own_tokens": (False, True),
     "query_weights": ("one", "idf"),
 }
-K_SWEEP = (16, 32, 64, 128, 256, 512, 1024)
+K_SWEEP = (1, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+#: K sweep of the best configuration that indexes aligned tokens only (no own tokens): the paper's recipe.
+ALIGNED_K_SWEEP = (16, 64, 256, 1024)
 #: The smallest K whose train nDCG@10 is within this share of the best K's is chosen (smaller index).
 K_TOLERANCE = 0.01
 M_SWEEP = (2, 4, 8, 16, 32, 64)
@@ -95,17 +97,25 @@ LATENCY_QUERIES = 300
 LATENCY_WARMUP = 10
 LATENCY_PASSES = 3
 ENCODE_SAMPLE = 128
-#: The library sources whose changes invalidate cached rows.
+#: The library modules that compute the measured numbers; a change to any of them invalidates the
+#: cached rows (other modules change often in a shared tree; --fresh re-measures everything).
 LIBRARY_SOURCES = (
     "encoding.py",
     "ranking.py",
-    "store.py",
-    "sparse",
-    "retrieval",
-    "evaluation",
-    "heads",
-    "lens",
-    "embedders",
+    "heads/base.py",
+    "sparse/centering.py",
+    "sparse/corpus.py",
+    "sparse/documents.py",
+    "sparse/index.py",
+    "sparse/queries.py",
+    "sparse/weighting.py",
+    "retrieval/bm25.py",
+    "retrieval/dense.py",
+    "retrieval/hybrid.py",
+    "retrieval/sparse.py",
+    "evaluation/beir.py",
+    "evaluation/metrics.py",
+    "evaluation/runner.py",
 )
 
 
@@ -117,32 +127,36 @@ def library_fingerprint() -> str:
     digest = hashlib.sha256()
     base = ROOT / "src" / "keytokens"
     for name in LIBRARY_SOURCES:
-        path = base / name
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            digest.update(str(file.relative_to(base)).encode() + b"\0" + file.read_bytes())
+        digest.update(name.encode() + b"\0" + (base / name).read_bytes())
     return digest.hexdigest()[:12]
 
 
 class RowCache:
     """Measured rows keyed by a hash of their spec, saved (atomically) after every new row."""
 
-    def __init__(self, path: Path, *, fresh: bool, fingerprint: str) -> None:
+    def __init__(self, path: Path, *, fresh: bool, fingerprint: str, refresh: frozenset[str] = frozenset()) -> None:
         self.path = path
         self.fingerprint = fingerprint
-        self.rows: dict[str, dict] = {}
-        if path.is_file() and not fresh:
-            self.rows = json.loads(path.read_text())
+        self.fresh = fresh  # every row measured again once in this run
+        self.refresh = refresh  # these kinds measured again once in this run
+        self.refreshed: set[str] = set()
+        self.rows: dict[str, dict] = json.loads(path.read_text()) if path.is_file() else {}
         self.hits = self.misses = 0
 
     def get(self, spec: dict, compute: Callable[[], dict]) -> dict:
         full = {**spec, "bench_version": BENCH_VERSION, "library": self.fingerprint}
         key = hashlib.sha256(json.dumps(full, sort_keys=True, default=str).encode()).hexdigest()[:20]
-        if key in self.rows:
+        stale = (self.fresh or spec.get("kind") in self.refresh) and key not in self.refreshed
+        if key in self.rows and not stale:
             self.hits += 1
             return self.rows[key]["row"]
+        self.refreshed.add(key)
         self.misses += 1
         row = {**compute(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         self.rows[key] = {"spec": full, "row": row}
+        if self.path.is_file():  # keep what another run (tuning in parallel) saved meanwhile
+            on_disk = json.loads(self.path.read_text())
+            self.rows = {**on_disk, **self.rows}
         write_json(self.path, self.rows)
         return row
 
@@ -330,8 +344,13 @@ def _sparse_tune(cache, corpus, run, stage, choice: dict, expansion: int = 0) ->
     return _tune_row(cache, corpus, run, stage, {"system": system, **params}, compute)
 
 
-def tune_sparse(cache: RowCache, corpus: Corpus, run: ModelRun) -> tuple[dict, list[dict]]:
-    """Stage A (factorial grid) then stage B (K sweep); returns the chosen document/query choice and all rows."""
+def tune_sparse(cache: RowCache, corpus: Corpus, run: ModelRun) -> tuple[dict, dict, list[dict]]:
+    """Stage A (factorial grid) then stage B (K sweeps).
+
+    Returns:
+        ``(choice, aligned_choice, rows)``: the best configuration; the best one indexing aligned
+        tokens only (the paper's recipe, a diagnostic); every evaluation.
+    """
     rows = []
     for centering in GRID["centering"]:
         for weighting in GRID["weighting"]:
@@ -346,14 +365,20 @@ def tune_sparse(cache: RowCache, corpus: Corpus, run: ModelRun) -> tuple[dict, l
                             "query_weights": weights,
                         }
                         rows.append(_sparse_tune(cache, corpus, run, "A-grid", choice))
-    best = _best(rows)
+    choice, sweep = _k_sweep(cache, corpus, run, "B-k", _best(rows), K_SWEEP)
+    aligned = _best([r for r in rows if not r["keep_own_tokens"]])
+    aligned_choice, aligned_sweep = _k_sweep(cache, corpus, run, "B-k-aligned", aligned, ALIGNED_K_SWEEP)
+    print(f"[retrieval] {corpus.name}/{run.name}: sparse choice {choice}; aligned only {aligned_choice}", flush=True)
+    return choice, aligned_choice, rows + sweep + aligned_sweep
+
+
+def _k_sweep(cache, corpus, run, stage: str, best: dict, ks: tuple[int, ...]) -> tuple[dict, list[dict]]:
+    """Sweep K around ``best``'s other settings; the smallest K within :data:`K_TOLERANCE` of the best wins."""
     keys = ("weighting", "centering", "keep_own_tokens", "query_weights")
-    sweep = [_sparse_tune(cache, corpus, run, "B-k", {**{x: best[x] for x in keys}, "k": k}) for k in K_SWEEP]
+    sweep = [_sparse_tune(cache, corpus, run, stage, {**{x: best[x] for x in keys}, "k": k}) for k in ks]
     top = _best(sweep)["ndcg@10"]
     chosen_k = min(r["k"] for r in sweep if r["ndcg@10"] >= (1 - K_TOLERANCE) * top)
-    choice = {**{x: best[x] for x in keys}, "k": chosen_k}
-    print(f"[retrieval] {corpus.name}/{run.name}: sparse choice {choice}", flush=True)
-    return choice, rows + sweep
+    return {**{x: best[x] for x in keys}, "k": chosen_k}, sweep
 
 
 def tune_expansion(cache, corpus, run, choice: dict) -> tuple[dict, list[dict]]:
@@ -402,12 +427,12 @@ def tune_dense_hybrid(cache, corpus, run, choice: dict) -> tuple[dict, list[dict
 
 def tune(cache: RowCache, corpus: Corpus, run: ModelRun) -> dict:
     """Choose every setting on the train qrels; returns ``{"chosen": ..., "rows": [...]}``."""
-    choice, rows = tune_sparse(cache, corpus, run)
+    choice, aligned, rows = tune_sparse(cache, corpus, run)
     qexp, qexp_rows = tune_expansion(cache, corpus, run, choice)
     dense, dense_rows = tune_dense_hybrid(cache, corpus, run, choice)
     chosen = {**choice, **qexp, **dense}
     print(f"[retrieval] {corpus.name}/{run.name}: chosen on {corpus.tune.split}: {chosen}", flush=True)
-    return {"chosen": chosen, "rows": rows + qexp_rows + dense_rows}
+    return {"chosen": chosen, "chosen_aligned_only": aligned, "rows": rows + qexp_rows + dense_rows}
 
 
 # ---------------------------------------------------------------- measuring one system on the report split
@@ -441,6 +466,7 @@ def latency(retriever, queries, *, n: int = LATENCY_QUERIES, warmup: int = LATEN
         "latency_passes": LATENCY_PASSES,
         "loadavg_1m_before": load_before,
         "loadavg_1m_after": os.getloadavg()[0],
+        "torch_threads": sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None,
     }
 
 
@@ -540,6 +566,20 @@ def model_rows(cache: RowCache, corpus: Corpus, run: ModelRun, chosen: dict, sys
         rows.append({**_base_row(corpus, run.name, system), **row, "settings": settings})
         _report(rows[-1])
     return rows
+
+
+def aligned_only(cache: RowCache, corpus: Corpus, run: ModelRun, aligned: dict) -> dict:
+    """Diagnostic: the best aligned-tokens-only configuration (no own tokens; chosen on train) on the report split."""
+    config = sparse_config(aligned)
+    weights = aligned["query_weights"]
+    spec = {"kind": "aligned-only", **corpus.spec(), **run.spec(), "sparse": config.to_dict(), "query_weights": weights}
+
+    def compute() -> dict:
+        retriever = sparse_retriever(run, config, weights, 0, live=False, name="sparse (aligned tokens only)")
+        index = run.tuning_index(config)
+        return {**quality(retriever, corpus.report), "nnz_per_doc": index.nnz / index.n_docs}
+
+    return {"split": corpus.report.split, **aligned, **cache.get(spec, compute)}
 
 
 def bm25_row(cache: RowCache, corpus: Corpus) -> dict:
@@ -701,6 +741,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measured rows, reused when their spec is unchanged (default: %(default)s)",
     )
     parser.add_argument("--fresh", action="store_true", help="measure every row again")
+    parser.add_argument(
+        "--fresh-rows",
+        action="store_true",
+        help="measure the reported rows (and the synthetic index) again, reusing the tuning evaluations",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's own); 1 is faster on a CPU shared with other jobs",
+    )
     args = parser.parse_args(argv)
     args.datasets = _names(args.datasets, DATASETS)
     args.models = _names(args.models, MODELS)
@@ -720,6 +771,9 @@ def run_dataset(args, cache: RowCache, corpus: Corpus, tuning: dict) -> list[dic
             tuning.setdefault(corpus.name, {})[model] = tune(cache, corpus, run)
             chosen = tuning[corpus.name][model]["chosen"]
         rows += model_rows(cache, corpus, run, chosen, args.systems)
+        result = tuning.get(corpus.name, {}).get(model)
+        if result and result.get("chosen_aligned_only"):
+            result["report_aligned_only"] = aligned_only(cache, corpus, run, result["chosen_aligned_only"])
         del run
     if "bm25" in args.systems:
         rows.append(bm25_row(cache, corpus))
@@ -733,9 +787,14 @@ def main(argv: list[str] | None = None) -> None:
     from keytokens.datasets import data_dir
 
     args = parse_args(argv)
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.WARNING)
-    cache = RowCache(args.cache_file, fresh=args.fresh, fingerprint=library_fingerprint())
+    refresh = frozenset({"row", "encode-rate", "synthetic"} if args.fresh_rows else ())
+    cache = RowCache(args.cache_file, fresh=args.fresh, fingerprint=library_fingerprint(), refresh=refresh)
     data = args.data or data_dir()
     tuning_path, rows_path = args.out_dir / "retrieval_tuning.json", args.out_dir / "retrieval.json"
     tuning = _load(tuning_path, {}).get("results", {})

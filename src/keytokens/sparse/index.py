@@ -109,6 +109,7 @@ class SparseIndex:
         self.centering = centering or Centering()
         self.path = path
         self._positions: dict[str, int] | None = None
+        self._postings: tuple[sp.csc_matrix, sp.csr_matrix] | None = None  # (matrix, its transpose as CSR)
 
     @classmethod
     def build(
@@ -201,10 +202,14 @@ class SparseIndex:
         q = self._check_queries(queries)
         if k < 1:
             raise ValueError(f"k must be positive; got {k}")
-        postings = self.matrix.T.tocsr(copy=False)  # (|V|, n_docs): CSC of X is CSR of Xᵀ, no copy
+        if self._postings is None or self._postings[0] is not self.matrix:
+            # (|V|, n_docs): CSC of X is CSR of Xᵀ, no copy; kept, as wrapping costs as much as a small query
+            self._postings = (self.matrix, self.matrix.T.tocsr(copy=False))
+        postings = self._postings[1]
         positions, scores = [], []
         for start in range(0, q.shape[0], QUERY_CHUNK):
-            hits = (q[start : start + QUERY_CHUNK] @ postings).tocsr()  # (chunk, n_docs), matched docs only
+            chunk = q if q.shape[0] <= QUERY_CHUNK else q[start : start + QUERY_CHUNK]
+            hits = (chunk @ postings).tocsr()  # (chunk, n_docs), matched docs only
             for row in range(hits.shape[0]):
                 lo, hi = hits.indptr[row], hits.indptr[row + 1]
                 pos, sc = top_k(hits.data[lo:hi], k, hits.indices[lo:hi])
