@@ -175,7 +175,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed encode runs per model (median taken)")
     parser.add_argument("--n-single", type=int, default=128, help="texts for the one-at-a-time latency")
     parser.add_argument("--warmup", type=int, default=-1, help="texts encoded before timing (-1: all of them)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's own, one per core)"
+    )
     args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from keytokens.datasets import load_texts
 
