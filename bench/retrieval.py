@@ -70,15 +70,18 @@ K_SWEEP = (1, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 ALIGNED_K_SWEEP = (16, 64, 256, 1024)
 #: The smallest K whose train nDCG@10 is within this share of the best K's is chosen (smaller index).
 K_TOLERANCE = 0.01
-M_SWEEP = (2, 4, 8, 16, 32, 64)
+M_SWEEP = (1, 2, 4, 8, 16, 32, 64)
 DENSE_SIMILARITIES = ("dot", "cosine")
 #: Hybrid candidates: (fusion, weights of [sparse, dense]); rrf uses rank constant 60.
 FUSIONS = (
     ("rrf", (1.0, 1.0)),
     ("rrf", (0.5, 1.0)),
+    ("rrf", (1.0, 0.5)),
     ("interpolation", (0.2, 0.8)),
     ("interpolation", (0.35, 0.65)),
     ("interpolation", (0.5, 0.5)),
+    ("interpolation", (0.65, 0.35)),
+    ("interpolation", (0.8, 0.2)),
 )
 RRF_K = 60
 #: Used with --skip-tuning when no tuning file holds a choice (the library's own defaults).
