@@ -45,13 +45,20 @@ from pathlib import Path
 
 import numpy as np
 
+import _fitted
 from _common import RESULTS, machine_info, write_atomic, write_json
 
 BENCH_VERSION = 1
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = {"scifact": {"report": "test", "tune": "train"}, "nfcorpus": {"report": "dev", "tune": "train"}}
 #: max_length None: the model's own limit (MiniLM reads 256 tokens); SmolLM2 documents are cut at 128.
-MODELS = {"minilm": {"max_length": None}, "smollm2-eol": {"max_length": 128}}
+#: ``BASE+fitted``: the base model read through a head fitted on the corpus's documents (issue 4, ``_fitted.py``).
+MODELS = {
+    "minilm": {"max_length": None},
+    "smollm2-eol": {"max_length": 128},
+    "minilm+fitted": {"max_length": None},
+    "smollm2-eol+fitted": {"max_length": 128},
+}
 SYSTEMS = ("dense", "sparse", "sparse+qexp", "hybrid", "bm25", "splade")
 MODEL_SYSTEMS = ("dense", "sparse", "sparse+qexp", "hybrid")
 DEPTH = 100
@@ -200,9 +207,11 @@ class ModelRun:
     doc_texts: tuple[str, ...]
     indexes: dict = dataclasses.field(default_factory=dict)
     own_token_ids: list | None = None
+    head_params: dict | None = None  # a fitted head's target, fit and texts (``_fitted.py``)
 
     def spec(self) -> dict:
-        return {"model": self.name, "max_length": getattr(self.lens.embedder, "max_length", None)}
+        spec = {"model": self.name, "max_length": getattr(self.lens.embedder, "max_length", None)}
+        return spec | ({"head": self.head_params} if self.head_params else {})
 
     def settings(self) -> dict:
         emb = self.lens.embedder
@@ -213,7 +222,7 @@ class ModelRun:
             "head": self.lens.head.name,
             "vocab_size": self.lens.head.vocab_size,
             "dim": int(self.doc_emb.shape[1]),
-        }
+        } | ({"fitted_head": {**self.head_params, "n_texts": self.lens.head.info.n_texts}} if self.head_params else {})
 
     def index(self, config) -> tuple:
         """``(SparseIndex, build seconds)`` of ``config`` through ``keytokens.sparse`` (memoised: the last two)."""
@@ -270,7 +279,7 @@ def load_model_run(corpus: Corpus, model: str) -> ModelRun:
     from keytokens.lens import Lens
     from keytokens.sparse.corpus import lens_settings
 
-    lens = Lens.load(model, max_length=MODELS[model]["max_length"])
+    lens = Lens.load(_fitted.base_model(model), max_length=MODELS[model]["max_length"])
     settings = lens_settings(lens)
     docs = corpus.report.doc_texts
     print(f"[retrieval] {corpus.name}/{model}: corpus embeddings ({len(docs)} documents)", flush=True)
@@ -426,6 +435,19 @@ def tune_dense_hybrid(cache, corpus, run, choice: dict) -> tuple[dict, list[dict
     best = _best(hybrid_rows)
     chosen = {"similarity": similarity, "fusion": best["fusion"], "fusion_weights": best["fusion_weights"]}
     return chosen, dense_rows + hybrid_rows
+
+
+def tune_head(cache: RowCache, corpus: Corpus, base: ModelRun) -> tuple[dict, list[dict]]:
+    """Stage 0 of a fitted-head model: the head's target and ridge strength, each probed with one sparse setting."""
+    rows = []
+    for params in _fitted.head_candidates():
+        run = _fitted.with_fitted_head(base, params, texts_source=f"{corpus.name} corpus (the documents indexed)")
+        row = _sparse_tune(cache, corpus, run, "0-head", _fitted.HEAD_PROBE)
+        rows.append({**row, "head_target": params["target"], "head_l2": params["l2"]})
+    best = _best(rows)
+    chosen = {**_fitted.HEAD_DEFAULT, "target": best["head_target"], "l2": best["head_l2"]}
+    print(f"[retrieval] {corpus.name}/{base.name}{_fitted.SUFFIX}: head chosen on train: {chosen}", flush=True)
+    return chosen, rows
 
 
 def tune(cache: RowCache, corpus: Corpus, run: ModelRun) -> dict:
@@ -763,21 +785,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_dataset(args, cache: RowCache, corpus: Corpus, tuning: dict) -> list[dict]:
-    rows = []
+    rows, bases = [], {}
     for model in args.models if any(s in MODEL_SYSTEMS for s in args.systems) else []:
-        run = load_model_run(corpus, model)
+        base = _fitted.base_model(model)
+        if base not in bases:
+            bases[base] = load_model_run(corpus, base)
+        run = bases[base]
         previous = tuning.get(corpus.name, {}).get(model)
+        head_tuning = {}
+        if _fitted.is_fitted(model):
+            if args.skip_tuning:
+                head = (previous or {}).get("chosen_head", dict(_fitted.HEAD_DEFAULT))
+            else:
+                head, head_rows = tune_head(cache, corpus, run)
+                head_tuning = {"chosen_head": head, "head_rows": head_rows}
+            source = f"{corpus.name} corpus (the documents indexed)"
+            run = _fitted.with_fitted_head(run, head, texts_source=source)
         if args.skip_tuning:
             chosen = previous["chosen"] if previous else dict(DEFAULTS)
             print(f"[retrieval] {corpus.name}/{model}: tuning skipped; using {chosen}", flush=True)
         else:
-            tuning.setdefault(corpus.name, {})[model] = tune(cache, corpus, run)
+            tuning.setdefault(corpus.name, {})[model] = {**tune(cache, corpus, run), **head_tuning}
             chosen = tuning[corpus.name][model]["chosen"]
         rows += model_rows(cache, corpus, run, chosen, args.systems)
         result = tuning.get(corpus.name, {}).get(model)
         if result and result.get("chosen_aligned_only"):
             result["report_aligned_only"] = aligned_only(cache, corpus, run, result["chosen_aligned_only"])
         del run
+    bases.clear()
     if "bm25" in args.systems:
         rows.append(bm25_row(cache, corpus))
     if "splade" in args.systems:
