@@ -151,6 +151,37 @@ def test_cli_index_and_eval_on_milvus(beir_dir, tmp_path, monkeypatch, cache_roo
     assert message.startswith("error: cannot reach Milvus") and len(message.splitlines()) == 1
 
 
+def test_cli_search_on_milvus_equals_embedded_search(beir_dir, tmp_path, monkeypatch, cache_root, capsys, milvus):
+    from keytokens.cli import main
+    from keytokens.lens import Lens
+    from tests.retrieval.tinylens import tiny_lens
+
+    tiny = tiny_lens()
+    monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: tiny))
+    uri, folder = str(tmp_path / "kt.db"), str(tmp_path / "idx")
+    corpus = str(beir_dir / "corpus.jsonl")
+    assert main(["index", corpus, "-k", "3", "--backend", "milvus", "--uri", uri, "--collection", "docs"]) == 0
+    assert main(["index", corpus, "-k", "3", "--out", folder]) == 0
+    capsys.readouterr()
+
+    def hits(*args):
+        assert main(["search", *args, "--json"]) == 0
+        return [[(h["id"], h["score"]) for h in q["hits"]] for q in json.loads(capsys.readouterr().out)["queries"]]
+
+    on_milvus = hits("docs", *QUERIES, "--backend", "milvus", "--uri", uri)
+    embedded = hits(folder, *QUERIES)
+    assert [[d for d, _ in q] for q in on_milvus] == [[d for d, _ in q] for q in embedded]
+    for got, want in zip(on_milvus, embedded, strict=True):
+        assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-5)
+    assert on_milvus[-1] == []  # "zzz": no known token, an empty result
+    assert len(hits("docs", "apple tree", "--backend", "milvus", "--uri", uri, "--mode", "hybrid")[0]) > 0
+
+    assert main(["search", "nope", "apple", "--backend", "milvus", "--uri", uri]) == 1
+    assert "nope" in capsys.readouterr().err
+    assert main(["search", "docs", "apple", "--backend", "milvus", "--uri", uri, "--explain"]) == 2
+    assert main(["search", "docs", "apple", "--backend", "milvus", "--uri", uri, "--mode", "x"]) == 2
+
+
 @pytest.mark.slow
 @pytest.mark.data
 def test_scifact_top10_equals_embedded(shared_data, minilm_lens, tmp_path):

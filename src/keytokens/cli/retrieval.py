@@ -12,7 +12,16 @@ import typer
 from rich.table import Table
 
 from keytokens.cli.app import Head, Json, Model, app, err, out
-from keytokens.cli.scale import Backend, Collection, FromShards, Uri, check_backend, index_scaled, milvus_systems
+from keytokens.cli.scale import (
+    Backend,
+    Collection,
+    FromShards,
+    Uri,
+    check_backend,
+    index_scaled,
+    milvus_retriever,
+    milvus_systems,
+)
 
 DocK = Annotated[int, typer.Option("-k", min=1, help="aligned tokens kept per document (K)")]
 Weighting = Annotated[str, typer.Option(help="document token weights: raw, relu, log1p-relu or softmax")]
@@ -90,7 +99,9 @@ def index(
 
 @app.command()
 def search(
-    index_dir: Annotated[Path, typer.Argument(help="index folder written by `keytokens index`")],
+    index_dir: Annotated[
+        Path, typer.Argument(help="index folder written by `keytokens index` (with --backend milvus: the collection)")
+    ],
     queries: Annotated[list[str], typer.Argument(help="one or more queries")],
     k: Annotated[int, typer.Option("-k", min=1, help="documents per query")] = 10,
     explain: Annotated[bool, typer.Option("--explain", help="show the matched tokens and their contributions")] = False,
@@ -101,13 +112,26 @@ def search(
         int, typer.Option("--expand", min=0, help="add the query's top-M aligned tokens (runs the model)")
     ] = 0,
     query_weights: QueryWeights = "idf",
+    backend: Backend = "embedded",
+    uri: Uri = "./keytokens.db",
+    mode: Annotated[str, typer.Option("--mode", help="Milvus: sparse, dense or hybrid (Milvus's RRF)")] = "sparse",
+    head: Head = None,
     as_json: Json = False,
 ) -> None:
-    """Search a sparse (or dense) index; --explain shows why each document matched."""
+    """Search a sparse (or dense) index; --explain shows why each document matched.
+
+    With --backend milvus, INDEX names a collection at --uri written by `keytokens index --backend milvus`.
+    """
     from keytokens.store import read_meta
 
-    kind = read_meta(index_dir)["kind"]
-    if kind == "dense-index":
+    check_backend(backend)
+    if backend == "milvus":
+        if explain:
+            raise typer.BadParameter("--explain works on the embedded index only")
+        kind = f"milvus-{mode}"
+        retriever = milvus_retriever(uri, str(index_dir), model=model, head=head, mode=mode, expand=expand,
+                                     query_weights=query_weights)  # fmt: skip
+    elif (kind := read_meta(index_dir)["kind"]) == "dense-index":
         if explain:
             raise typer.BadParameter("--explain works on sparse indexes only")
         retriever = _dense_retriever(index_dir, model)

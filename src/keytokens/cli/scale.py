@@ -235,6 +235,28 @@ def _hf_tokenizer(folder: Path):
     return tokenizer
 
 
+def milvus_retriever(uri: str, collection: str, *, model, head, mode: str, expand: int, query_weights: str):
+    """A :class:`MilvusRetriever` over a finished collection, with the lens it was built with (or ``model``)."""
+    from keytokens.backends import MilvusIndex
+    from keytokens.backends.milvus_retriever import MODES, MilvusRetriever
+    from keytokens.lens import Lens
+    from keytokens.sparse import QueryConfig
+
+    if mode not in MODES:
+        raise typer.BadParameter(f"unknown mode {mode!r}; expected one of {list(MODES)}")
+    quiet_engines()
+    index = MilvusIndex.open(uri, collection)
+    built = index.info.index
+    lens = Lens.load(model or built.model, head=head)
+    if expand and lens.head.name != built.head:
+        raise typer.BadParameter(
+            f"{index.where} was built with head {built.head!r}; --expand reads queries through {lens.head.name!r}: "
+            "pass the same --head"
+        )
+    query = QueryConfig(weights=query_weights, expansion=expand)
+    return MilvusRetriever(index, lens, mode=mode, query=query, name=f"milvus-{mode}")
+
+
 def milvus_systems(names, doc_ids, doc_texts, *, lens, settings, uri: str, collection: str, cache, show_progress: bool):
     """The evaluation's systems with sparse, dense and hybrid served by a Milvus collection (BM25 stays local).
 
