@@ -163,6 +163,28 @@ def aligned_only_table(rows: list[dict], tuning: dict) -> list[str]:
     return ["## Aligned tokens only", "", intro, "", *_table(header, cells)]
 
 
+def head_table(tuning: dict) -> list[str]:
+    """Fitted-head models: the stage-0 choice of the head's target and ridge strength."""
+    cells = []
+    for dataset, models in tuning.items():
+        for model, result in models.items():
+            chosen = result.get("chosen_head")
+            for r in result.get("head_rows", []):
+                picked = "chosen" if (r["head_target"], r["head_l2"]) == (chosen["target"], chosen["l2"]) else ""
+                cells.append([dataset, model, r["head_target"], r["head_l2"], r["ndcg@10"], r["recall@100"], picked])
+    if not cells:
+        return []
+    intro = (
+        "`MODEL+fitted`: the model's embeddings read through a linear head fitted by ridge regression on the "
+        "**documents being indexed** (their embeddings → their own token distribution; no labels, no queries). "
+        "Stage 0 picks the target and λ on the train qrels, each probed with aligned tokens only (K 256, relu, "
+        "IDF queries); stages A–E then tune the index as for every model. How these heads fare on corpora they "
+        "were not fitted on: `fitted_heads.md`."
+    )
+    header = ["dataset", "model", "target", "λ", "train nDCG@10", "train Recall@100", ""]
+    return ["## Fitted heads (stage 0)", "", intro, "", *_table(header, cells)]
+
+
 def _grid_pivot(rows: list[dict]) -> list[str]:
     """Stage A: best train nDCG@10 per centering × weighting, without and with the document's own tokens."""
     best: dict = {}
@@ -273,5 +295,6 @@ def render(rows: list[dict], tuning: dict) -> str:
     lines = [TITLE, "", "Written by `bench/retrieval.py`; rows in `retrieval.json`, tuning in `retrieval_tuning.json`."]
     lines += ["", "## Results (report splits)", "", *results_tables(rows), *targets(rows), *chosen_table(tuning)]
     lines += aligned_only_table(rows, tuning)
+    lines += head_table(tuning)
     lines += [*synthetic(rows), *tuning_tables(tuning), *notes(rows)]
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 """Scaling out: the embedded index vs Milvus Lite (ingest, query latency), and Ray encoding with 1 vs 2 workers.
 
     .venv/bin/python bench/scale.py                     # SciFact + synthetic 100k + Ray, ~10 min on 2 CPUs
-    .venv/bin/python bench/scale.py --sizes 100000,1000000 --skip-ray
+    .venv/bin/python bench/scale.py --sizes 1000000 --skip-scifact --skip-ray --queries 50 --single 20
 
-Writes bench/results/scale.json and scale.md. SciFact uses MiniLM's cached corpus embeddings
+Writes bench/results/scale.json and scale.md; rows of corpora not run this time (and the Ray table, with
+--skip-ray) are kept from the scale.json already there. SciFact uses MiniLM's cached corpus embeddings
 (~/.cache/keytokens/encodings) when present, else encodes the corpus (slow on CPU). The synthetic corpus
 has Zipfian sparse vectors (bench/_synthetic.py, 64 tokens of 30,522) and random 384-d dense vectors.
 """
@@ -51,7 +52,7 @@ def _latency(search, queries, n_single: int = SINGLE) -> dict:
     }, results
 
 
-def bench_engines(name, ids, vectors, embeddings, q_sparse, q_dense, info, workdir: Path) -> dict:
+def bench_engines(name, ids, vectors, embeddings, q_sparse, q_dense, info, workdir: Path, single: int = SINGLE) -> dict:
     """Ingest and query the same vectors in the embedded indexes and in Milvus Lite."""
     from keytokens.backends import CollectionInfo, MilvusIndex
     from keytokens.retrieval import DenseIndex
@@ -65,8 +66,8 @@ def bench_engines(name, ids, vectors, embeddings, q_sparse, q_dense, info, workd
     sparse.save(workdir / f"{name}-sparse")
     dense.save(workdir / f"{name}-dense")
     embedded_ingest = time.perf_counter() - start
-    sparse_lat, sparse_hits = _latency(lambda q: sparse.search(q, k=10), q_sparse)
-    dense_lat, _ = _latency(lambda q: dense.search(q, k=10), q_dense)
+    sparse_lat, sparse_hits = _latency(lambda q: sparse.search(q, k=10), q_sparse, single)
+    dense_lat, _ = _latency(lambda q: dense.search(q, k=10), q_dense, single)
     embedded = {
         "ingest_s": embedded_ingest,
         "docs_per_s": n / embedded_ingest,
@@ -82,8 +83,8 @@ def bench_engines(name, ids, vectors, embeddings, q_sparse, q_dense, info, workd
     batches = ((ids[i : i + step], vectors[i : i + step], embeddings[i : i + step]) for i in range(0, n, step))
     index.write(batches, centering=Centering())
     milvus_ingest = time.perf_counter() - start
-    m_sparse, m_hits = _latency(lambda q: index.search_sparse(q, k=10), q_sparse)
-    m_dense, _ = _latency(lambda q: index.search_dense(q, k=10), q_dense)
+    m_sparse, m_hits = _latency(lambda q: index.search_sparse(q, k=10), q_sparse, single)
+    m_dense, _ = _latency(lambda q: index.search_dense(q, k=10), q_dense, single)
     hybrid = _latency(lambda q: index.search_hybrid(q, q_dense[: q.shape[0]], k=10), q_sparse, n_single=0)[0]
     agree = np.mean([set(a) == set(b) for a, b in zip(sparse_hits.doc_ids, m_hits.doc_ids, strict=True)])
     milvus = {
@@ -125,18 +126,19 @@ def scifact(workdir: Path) -> dict:
     return {**row, "model": "minilm", "queries": "scifact test (300), tokenizer-only IDF queries"}
 
 
-def synthetic(n_docs: int, workdir: Path, dim: int = 384) -> dict:
+def synthetic(n_docs: int, workdir: Path, dim: int = 384, n_queries: int = 200, single: int = SINGLE) -> dict:
     from _synthetic import _info, synthetic_vectors
 
     vectors, seconds = _timed(lambda: synthetic_vectors(n_docs, 64, 30_522, 1.0, seed=0))
     rng = np.random.default_rng(0)
     embeddings = rng.standard_normal((n_docs, dim), dtype=np.float32)
     print(f"[synthetic {n_docs}] generated in {seconds:.1f}s", flush=True)
-    q_sparse = synthetic_vectors(200, 16, 30_522, 1.0, seed=1)
-    q_dense = rng.standard_normal((200, dim), dtype=np.float32)
+    q_sparse = synthetic_vectors(200, 16, 30_522, 1.0, seed=1)[:n_queries]
+    q_dense = rng.standard_normal((200, dim), dtype=np.float32)[:n_queries]
     ids = [f"d{i}" for i in range(n_docs)]
-    row = bench_engines(f"synthetic-{n_docs}", ids, vectors, embeddings, q_sparse, q_dense, _info(30_522, 64), workdir)
-    return {**row, "queries": "200 Zipf-drawn queries of 16 tokens, unit weights"}
+    info = _info(30_522, 64)
+    row = bench_engines(f"synthetic-{n_docs}", ids, vectors, embeddings, q_sparse, q_dense, info, workdir, single)
+    return {**row, "queries": f"{n_queries} Zipf-drawn queries of 16 tokens, unit weights ({single} timed one by one)"}
 
 
 def ray_encoding(n_docs: int, workdir: Path) -> dict:
@@ -192,7 +194,8 @@ def to_markdown(result: dict) -> str:
         lines.append(
             f"- {row['corpus']}: Milvus top-10 sparse sets equal to the embedded index's for "
             f"{m['sparse_top10_same_as_embedded']:.1%} of queries; "
-            f"hybrid (RRF) batched {m['hybrid_rrf_batched_ms_per_query']:.2f} ms/query."
+            f"hybrid (RRF) batched {m['hybrid_rrf_batched_ms_per_query']:.2f} ms/query; {row.get('queries', '')}; "
+            f"made by `{row.get('command') or result['command']}`."
         )
     if result.get("ray"):
         lines += ["", f"## Ray encoding ({result['ray']['corpus']}, {result['ray']['model']})", ""]
@@ -206,33 +209,48 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _merge(result: dict, path: Path, *, keep_ray: bool) -> dict:
+    """``result`` plus the engine rows (and, with ``keep_ray``, the Ray table) of ``path`` it does not replace."""
+    import json
+
+    if not path.is_file():
+        return result
+    old = json.loads(path.read_text())
+    fresh = {row["corpus"] for row in result["engines"]}
+    kept = [{"command": old.get("command"), **row} for row in old.get("engines", []) if row["corpus"] not in fresh]
+    merged = {**result, "engines": kept + result["engines"], "notes": old.get("notes", []) + result["notes"]}
+    if keep_ray and "ray" in old and "ray" not in result:
+        merged["ray"] = old["ray"]
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000", help="synthetic corpus sizes, comma-separated")
     parser.add_argument("--ray-docs", type=int, default=1000)
     parser.add_argument("--skip-scifact", action="store_true")
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--queries", type=int, default=200, help="synthetic queries (batched call), at most 200")
+    parser.add_argument("--single", type=int, default=SINGLE, help="queries timed one by one")
     parser.add_argument("--note", action="append", default=[])
     args = parser.parse_args()
-    result = {
-        "command": "python bench/scale.py " + " ".join(sys.argv[1:]),
-        "machine": machine_info(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "engines": [],
-        "notes": args.note,
-    }
+    command = "python bench/scale.py " + " ".join(sys.argv[1:])
+    load = [round(x, 2) for x in os.getloadavg()]
+    result = {"command": command, "machine": machine_info(), "load_average": load, "engines": [], "notes": args.note}
     workdir = Path(tempfile.mkdtemp(prefix="kt-scale-"))
     try:
         if not args.skip_scifact:
             result["engines"].append(scifact(workdir))
         for size in (int(s) for s in args.sizes.split(",") if s):
-            result["engines"].append(synthetic(size, workdir))
+            row = synthetic(size, workdir, n_queries=args.queries, single=args.single)
+            result["engines"].append({**row, "command": command, "load_average_at_start": load})
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir()
         if not args.skip_ray:
             result["ray"] = ray_encoding(args.ray_docs, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    result = _merge(result, RESULTS / "scale.json", keep_ray=args.skip_ray)
     write_json(RESULTS / "scale.json", result)
     write_atomic(RESULTS / "scale.md", to_markdown(result))
     print(to_markdown(result))
