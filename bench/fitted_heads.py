@@ -222,8 +222,15 @@ def main(argv: list[str] | None = None) -> None:
         retrieval += retrieval_rows(model, tuning)
         if not args.skip_alignment:
             alignment += alignment_rows(model)
+    path = args.out_dir / "fitted_heads.json"
+    if path.is_file():  # keep the rows of models not run this time
+        import json
+
+        old = json.loads(path.read_text())
+        retrieval = [r for r in old["retrieval"] if r["model"] not in args.models] + retrieval
+        alignment = [r for r in old["alignment"] if r["model"] not in args.models] + alignment
     doc = {"command": _command(), "machine": machine_info(), "retrieval": retrieval, "alignment": alignment}
-    write_json(args.out_dir / "fitted_heads.json", doc)
+    write_json(path, doc)
     write_atomic(args.out_dir / "fitted_heads.md", render(retrieval, alignment))
     print(f"[fitted] wrote {args.out_dir / 'fitted_heads.json'}", flush=True)
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from keytokens import store
 from keytokens.errors import InputError, ShapeError
-from keytokens.heads.base import VocabHead, check_embeddings
+from keytokens.heads.base import LinearHead, VocabHead
 from keytokens.heads.fitting import FitConfig, check_finite, get_fit
 from keytokens.heads.targets import TargetSpec, TargetVocabulary, build_targets, tokenizer_fingerprint
 
@@ -109,10 +109,12 @@ class FittedHead:
     name: str = "fitted"
 
     def __post_init__(self) -> None:
-        if self.weight.ndim != 2:
-            raise ShapeError(f"head weight must be 2-D (|V|, d); got shape {self.weight.shape}")
-        if self.bias.shape != (self.weight.shape[0],):
-            raise ShapeError(f"head bias must have shape ({self.weight.shape[0]},); got {self.bias.shape}")
+        if self.bias is None:
+            raise ShapeError("a fitted head needs its bias (zeros when fitted without centring)")
+        self._linear()  # checks the shapes
+
+    def _linear(self) -> LinearHead:
+        return LinearHead(self.weight, self.bias, name=self.name)
 
     @property
     def hidden_size(self) -> int:
@@ -130,10 +132,7 @@ class FittedHead:
         Raises:
             ShapeError: the embeddings are not ``(n, d)`` with this head's ``d``.
         """
-        h = check_embeddings(embeddings, self.hidden_size, head_name=self.name)
-        logits = h @ self.weight.T
-        logits += self.bias
-        return logits
+        return self._linear().project(embeddings)
 
     def to_dict(self) -> dict:
         """JSON-ready summary (sizes and provenance, not the arrays)."""
