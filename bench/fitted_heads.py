@@ -123,8 +123,9 @@ def retrieval_rows(model: str, tuning_path: Path) -> list[dict]:
 
         queries = embed(lens, list(ds.query_texts), role="query")
         served = PrecomputedEmbedder(queries, list(ds.query_texts), name=model)
-        dense = DenseRetriever(DenseIndex.build(emb, ds.doc_ids, model=model), served)
-        rows.append({**base, "head": "dense (reference)", "fit_on": None, **evaluate(dense, ds, depth=100).metrics})
+        dense = DenseRetriever(DenseIndex.build(emb, ds.doc_ids, model=model, similarity="cosine"), served)
+        scored = evaluate(dense, ds, depth=100).metrics
+        rows.append({**base, "head": "dense, cosine (reference)", "fit_on": None, **scored})
         add("model head", None, lens)
         add("model head, pc1 removed", None, lens, centering="pc1")
         other = OTHER[name]
