@@ -199,12 +199,36 @@ def render(retrieval: list[dict], alignment: list[dict]) -> str:
         cells = [r["model"], f"{r['dataset']} {r['split']}", r["head"], r["ndcg@10"], r["recall@100"], ratio]
         cells += [r.get("fit_on") or "", " ".join(r.get("example_tokens", []))]
         lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
+    lines += ["", *_shares(retrieval)]
     lines += ["", f"Alignment on {STS_EVAL} (Hit@{K_ALIGN} / LAR / GAR)", ""]
     lines += ["| model | head | definition | Hit@10 | LAR | GAR |", "|---|---|---|---|---|---|"]
     for r in alignment:
         cells = [r["model"], r["head"], r["definition"], r["hit@10"], r["lar"], r["gar"]]
         lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _shares(retrieval: list[dict]) -> list[str]:
+    """How much of the in-corpus fit's nDCG@10 the controls and the out-of-corpus fits reach."""
+    lines = [
+        "What the in-corpus fit owes to the embedding: the share of its nDCG@10 that each other head reaches "
+        "(random embeddings: the fit alone, no embedding information; other corpus / STS: the embedding, "
+        "with no memorised document).",
+        "",
+        "| model | dataset | in-corpus fit | random embeddings | own tokens | other corpus | STS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    by = {(r["model"], r["dataset"], r["head"]): r["ndcg@10"] for r in retrieval}
+    for model, dataset in dict.fromkeys((r["model"], r["dataset"]) for r in retrieval):
+        base = by.get((model, dataset, "fit: in-corpus"))
+        if not base:
+            continue
+        heads = ("control: random embeddings, in-corpus", "control: own tokens (the fit target)")
+        heads += ("fit: other corpus", "fit: STS")
+        cells = [model, dataset, f"{base:.3f}"]
+        cells += [f"{by[(model, dataset, h)] / base:.0%}" for h in heads if (model, dataset, h) in by]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def _command() -> str:
