@@ -4,6 +4,8 @@ Models: ``smollm2`` (SmolLM2-135M backbone, mean pooling), ``smollm2-eol`` (the 
 with PromptEOL, last token) and ``minilm`` (all-MiniLM-L6-v2, its input embeddings as the head).
 Datasets: every unique sentence of STS-B test, and the sentences of STS12 SMTnews pairs with a
 gold score above 4. Definitions: see ``keytokens.metrics.DEFINITIONS`` (PAPER.md §2).
+``MODEL+fitted`` rows (issue 4) read the same embeddings through a ridge head fitted on STS sentences
+that are not among those scored (``fitted_head``).
 
 Embeddings are cached as ``.npy`` under ``$KEYTOKENS_CACHE/bench`` (default
 ``~/.cache/keytokens/bench``), keyed by model, dataset, text count and a hash of the texts and
@@ -26,6 +28,9 @@ from pathlib import Path
 from _common import RESULTS, machine_info, md_cell, save_npy_atomic, write_atomic, write_json
 
 MODELS = ("smollm2", "smollm2-eol", "minilm")
+#: Models also scored through a head fitted on held-out STS sentences (issue 4); rows named MODEL+fitted.
+FITTED_MODELS = ("smollm2-eol", "minilm")
+FITTED = "+fitted"
 DATASETS = {
     "sts-b": "STS-B test, all unique sentences",
     "sts12-smtnews": "STS12 SMTnews, sentences of pairs with gold > 4",
@@ -41,6 +46,8 @@ MODEL_NOTES = {
     "smollm2": "SmolLM2-135M-Instruct backbone, mean pooling, its LM head",
     "smollm2-eol": "SmolLM2-135M-Instruct with PromptEOL, last token, its LM head",
     "minilm": "all-MiniLM-L6-v2 (sentence-transformers), its input token embeddings as the head",
+    "smollm2-eol+fitted": "smollm2-eol read through a ridge head fitted on held-out STS sentences (TF-IDF, λ 0.1)",
+    "minilm+fitted": "minilm read through a ridge head fitted on held-out STS sentences (TF-IDF, λ 0.1)",
 }
 
 
@@ -77,13 +84,44 @@ def embeddings_for(lens, model: str, dataset: str, texts: list[str]):
     return emb, seconds, path
 
 
-def run_model(model: str, datasets: dict[str, list[str]]) -> tuple[list[dict], dict]:
-    from keytokens import Lens, aligned_tokens, alignment_scores
+def fitted_head(lens, model: str, held_out: set[str]):
+    """A ridge head (``_fitted.HEAD_DEFAULT``) fitted on STS sentences, none of them in ``held_out``.
+
+    The sentences are those of ``bench/fitted_heads.py`` (STS-B dev, STS12, SICK-R; their embeddings
+    are shared through keytokens' encoding cache), less every sentence scored here.
+    """
+    import _fitted
+    import fitted_heads
+    from keytokens import Lens
+
+    texts = fitted_heads.sts_fit_texts()
+    emb = fitted_heads.embed(Lens.load(model, max_length=fitted_heads.MODELS.get(model)), texts)
+    keep = [i for i, t in enumerate(texts) if t not in held_out]
+    source = f"{len(keep)} STS sentences (STS-B dev, STS12, SICK-R), none of the sentences scored"
+    return _fitted.fit(lens, emb[keep], [texts[i] for i in keep], _fitted.HEAD_DEFAULT, texts_source=source)
+
+
+def run_model(model: str, datasets: dict[str, list[str]], *, fitted: bool = False) -> tuple[list[dict], dict]:
+    import dataclasses
+
+    from keytokens import Lens
 
     lens = Lens.load(model)
+    rows, examples = _score(lens, model, datasets)
+    if fitted:
+        held_out = {t for texts in datasets.values() for t in texts}
+        fitted_lens = dataclasses.replace(lens, head=fitted_head(lens, model, held_out))
+        more, examples_fitted = _score(fitted_lens, model + FITTED, datasets, cache_as=model)
+        return rows + more, {model: examples, model + FITTED: examples_fitted}
+    return rows, {model: examples}
+
+
+def _score(lens, model: str, datasets: dict[str, list[str]], cache_as: str | None = None) -> tuple[list[dict], dict]:
+    from keytokens import aligned_tokens, alignment_scores
+
     rows = []
     for dataset, texts in datasets.items():
-        emb, encode_s, path = embeddings_for(lens, model, dataset, texts)
+        emb, encode_s, path = embeddings_for(lens, cache_as or model, dataset, texts)
         for score in alignment_scores(emb, texts, lens.head, lens.vocabulary, k=K):
             d = score.to_dict()
             rows.append(
@@ -114,7 +152,6 @@ def run_model(model: str, datasets: dict[str, list[str]]) -> tuple[list[dict], d
         ]
         for token_filter in ("all", "content")
     }
-    del lens
     gc.collect()
     return rows, examples
 
@@ -181,11 +218,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[alignment] {name}: {len(texts)} sentences", flush=True)
     rows: list[dict] = []
     examples: dict[str, dict] = {}
+    order = [m for model in args.models for m in (model, model + FITTED)]
     for model in args.models:
-        model_rows, examples[model] = run_model(model, datasets)
+        model_rows, model_examples = run_model(model, datasets, fitted=model in FITTED_MODELS)
+        examples |= model_examples
         rows += model_rows
         # order: dataset, then model, then definition; written after every model so partial runs leave results
-        rows.sort(key=lambda r: (args.datasets.index(r["dataset"]), args.models.index(r["model"])))
+        rows.sort(key=lambda r: (args.datasets.index(r["dataset"]), order.index(r["model"])))
         write_results(args.out_dir, rows, examples)
         for r in model_rows:
             print(
