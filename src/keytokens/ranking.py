@@ -57,8 +57,9 @@ class SearchResults:
         cls, positions: Sequence[np.ndarray], scores: Sequence[np.ndarray], doc_ids: Sequence[str] | np.ndarray
     ) -> SearchResults:
         """Build results from per-query document positions into ``doc_ids``."""
+        ids = np.asarray(doc_ids)
         return cls(
-            doc_ids=tuple(tuple(str(doc_ids[int(p)]) for p in row) for row in positions),
+            doc_ids=tuple(tuple(ids[np.asarray(row, dtype=np.int64)].tolist()) for row in positions),
             scores=tuple(np.asarray(s, dtype=np.float32) for s in scores),
         )
 

@@ -13,12 +13,11 @@ import scipy.sparse as sp
 
 from keytokens.backends.milvus import RANKERS, MilvusIndex
 from keytokens.errors import InputError, UnknownNameError
-from keytokens.heads import topk
 from keytokens.lens import Lens
 from keytokens.ranking import SearchResults
 from keytokens.retrieval.base import check_search
-from keytokens.sparse.queries import QueryConfig, get_query_weights, query_vectors
-from keytokens.sparse.tokenizer import special_mask, tokenize, tokenizer_fingerprint
+from keytokens.sparse.queries import QueryConfig, encode_queries, get_query_weights
+from keytokens.sparse.tokenizer import special_mask, tokenizer_fingerprint
 
 #: One registry for what a Milvus retriever searches.
 MODES = ("sparse", "dense", "hybrid")
@@ -87,16 +86,14 @@ class MilvusRetriever:
 
     def encode_sparse(self, queries: Sequence[str]) -> sp.csr_matrix:
         """``(n_queries, |V|) float32`` query vectors, as :meth:`SparseRetriever.encode` makes them."""
-        texts = list(queries)
-        expansion = None
-        if self.query.expansion:
-            emb = self.index.centering.apply(self.lens.encode(texts, role="query"))
-            expansion, _ = topk(self.lens.head, emb, self.query.expansion, mask=self.indexable)
-        return query_vectors(
-            tokenize(self.lens.vocabulary.tokenizer, texts),
+        return encode_queries(
+            queries,
+            tokenizer=self.lens.vocabulary.tokenizer,
+            config=self.query,
             token_weights=self.token_weights,
             indexable=self.indexable,
-            expansion_ids=expansion,
+            lens=self.lens,
+            centering=self.index.centering,
         )
 
     def search(self, queries: Sequence[str], *, k: int) -> SearchResults:

@@ -8,13 +8,12 @@ from pathlib import Path
 import scipy.sparse as sp
 
 from keytokens.errors import InputError
-from keytokens.heads import topk
 from keytokens.lens import Lens
 from keytokens.ranking import SearchResults
 from keytokens.retrieval.base import check_search
 from keytokens.sparse.index import Explanation, SparseIndex
-from keytokens.sparse.queries import QueryConfig, get_query_weights, query_vectors
-from keytokens.sparse.tokenizer import load_tokenizer, special_mask, tokenize, tokenizer_fingerprint
+from keytokens.sparse.queries import QueryConfig, encode_queries, get_query_weights
+from keytokens.sparse.tokenizer import load_tokenizer, special_mask, tokenizer_fingerprint
 
 
 class SparseRetriever:
@@ -77,16 +76,14 @@ class SparseRetriever:
 
     def encode(self, queries: Sequence[str]) -> sp.csr_matrix:
         """``(n_queries, |V|) float32`` query vectors."""
-        texts = list(queries)
-        expansion = None
-        if self.query.expansion:
-            emb = self.index.centering.apply(self.lens.encode(texts, role="query"))
-            expansion, _ = topk(self.lens.head, emb, self.query.expansion, mask=self.indexable)
-        return query_vectors(
-            tokenize(self.tokenizer, texts),
+        return encode_queries(
+            queries,
+            tokenizer=self.tokenizer,
+            config=self.query,
             token_weights=self.token_weights,
             indexable=self.indexable,
-            expansion_ids=expansion,
+            lens=self.lens,
+            centering=self.index.centering,
         )
 
     def search(self, queries: Sequence[str], *, k: int) -> SearchResults:

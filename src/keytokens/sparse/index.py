@@ -285,6 +285,8 @@ class SparseIndex:
             raise ShapeError(f"query vectors must be a scipy sparse matrix; got {type(queries).__name__}")
         if queries.ndim != 2 or queries.shape[1] != self.info.vocab_size:
             raise ShapeError(f"query vectors have shape {queries.shape}; expected (n, {self.info.vocab_size})")
+        if isinstance(queries, sp.csr_matrix) and queries.dtype == np.float32 and queries.has_canonical_format:
+            return queries  # as query_vectors makes them: nothing to convert
         q = sp.csr_matrix(queries, dtype=np.float32)
         q.sum_duplicates()
         return q
@@ -304,12 +306,16 @@ def _accumulate(postings: sp.csr_matrix, tokens: np.ndarray, weights: np.ndarray
     ``np.bincount``. For one query this is several times faster than a sparse matrix product, whose
     per-call overhead (building and checking sparse results) dominates on short queries.
     """
-    starts, ends = postings.indptr[tokens], postings.indptr[tokens + 1]
-    if not (ends > starts).any():
+    starts = postings.indptr[tokens]
+    lengths = postings.indptr[tokens + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    docs = np.concatenate([postings.indices[s:e] for s, e in zip(starts, ends, strict=True)])
-    parts = [postings.data[s:e] * w for s, e, w in zip(starts, ends, weights, strict=True)]
-    summed = np.bincount(docs, weights=np.concatenate(parts), minlength=n_docs)
+    # positions of every posting of the query's tokens, without a Python loop over tokens
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    at = offsets + np.arange(total, dtype=offsets.dtype)
+    values = postings.data[at] * np.repeat(np.asarray(weights, dtype=np.float32), lengths)
+    summed = np.bincount(postings.indices[at], weights=values, minlength=n_docs)
     matched = np.flatnonzero(summed)
     return matched, summed[matched].astype(np.float32)
 

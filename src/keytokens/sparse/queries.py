@@ -109,4 +109,39 @@ def query_vectors(
     return sp.csr_matrix((data, cols, np.asarray(indptr, dtype=np.int64)), shape=(len(token_ids), vocab_size))
 
 
-__all__ = ["QUERY_WEIGHTS", "QueryConfig", "get_query_weights", "idf", "one", "query_vectors"]
+def encode_queries(
+    texts: Sequence[str],
+    *,
+    tokenizer,
+    config: QueryConfig,
+    token_weights: np.ndarray,
+    indexable: np.ndarray,
+    lens=None,
+    centering=None,
+) -> sp.csr_matrix:
+    """Query vectors as every sparse retriever makes them: own tokens, plus top-M aligned tokens when expanding.
+
+    Args:
+        texts: the queries.
+        tokenizer: the index's tokenizer.
+        config: query weights and expansion ``M``.
+        token_weights: ``(|V|,)`` weight of each token (from the index's document frequencies).
+        indexable: ``(|V|,) bool``; tokens that can be in an index.
+        lens: runs the model for expansion (only read when ``config.expansion > 0``).
+        centering: the index's centering, applied to the query embeddings before the head.
+    """
+    from keytokens.heads import topk
+    from keytokens.sparse.tokenizer import tokenize
+
+    texts = list(texts)
+    expansion = None
+    if config.expansion:
+        emb = lens.encode(texts, role="query")
+        emb = centering.apply(emb) if centering is not None else emb
+        expansion, _ = topk(lens.head, emb, config.expansion, mask=indexable)
+    return query_vectors(
+        tokenize(tokenizer, texts), token_weights=token_weights, indexable=indexable, expansion_ids=expansion
+    )
+
+
+__all__ = ["QUERY_WEIGHTS", "QueryConfig", "encode_queries", "get_query_weights", "idf", "one", "query_vectors"]
