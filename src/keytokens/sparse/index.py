@@ -303,8 +303,9 @@ def _accumulate(postings: sp.csr_matrix, tokens: np.ndarray, weights: np.ndarray
     """One query's scores from token-major postings: ``(matched positions, float32 scores)``, non-zero only.
 
     Reads the posting list of each query token and sums ``weight × document weight`` per document with
-    ``np.bincount``. For one query this is several times faster than a sparse matrix product, whose
-    per-call overhead (building and checking sparse results) dominates on short queries.
+    ``np.bincount`` (an ``n_docs`` accumulator per query). On short queries this avoids the per-call
+    overhead of a sparse matrix product, which builds and checks a sparse result (SciFact: 0.44 →
+    0.27 ms per query for the whole search).
     """
     starts = postings.indptr[tokens]
     lengths = postings.indptr[tokens + 1] - starts
