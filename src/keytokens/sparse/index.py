@@ -25,6 +25,8 @@ from keytokens.sparse.tokenizer import save_tokenizer
 
 KIND = "sparse-index"
 SCHEMA_VERSION = 1
+#: Queries scored at once; bounds the ``(chunk, n_docs)`` sparse score matrix.
+QUERY_CHUNK = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,12 +207,14 @@ class SparseIndex:
             self._postings = (self.matrix, self.matrix.T.tocsr(copy=False))
         postings = self._postings[1]
         positions, scores = [], []
-        for row in range(q.shape[0]):
-            lo, hi = q.indptr[row], q.indptr[row + 1]
-            matched, values = _accumulate(postings, q.indices[lo:hi], q.data[lo:hi], self.n_docs)
-            pos, sc = top_k(values, k, matched)
-            positions.append(pos)
-            scores.append(sc)
+        for start in range(0, q.shape[0], QUERY_CHUNK):
+            chunk = q if q.shape[0] <= QUERY_CHUNK else q[start : start + QUERY_CHUNK]
+            hits = (chunk @ postings).tocsr()  # (chunk, n_docs), matched docs only
+            for row in range(hits.shape[0]):
+                lo, hi = hits.indptr[row], hits.indptr[row + 1]
+                pos, sc = top_k(hits.data[lo:hi], k, hits.indices[lo:hi])
+                positions.append(pos)
+                scores.append(sc)
         return SearchResults.from_positions(positions, scores, self.doc_ids)
 
     def explain(self, query: sp.spmatrix | sp.sparray, doc_id: str, *, vocabulary=None) -> Explanation:
@@ -297,28 +301,6 @@ class SparseIndex:
 
     def __repr__(self) -> str:
         return f"SparseIndex(n_docs={self.n_docs}, nnz={self.nnz}, model={self.info.model!r}, k={self.info.config.k})"
-
-
-def _accumulate(postings: sp.csr_matrix, tokens: np.ndarray, weights: np.ndarray, n_docs: int):
-    """One query's scores from token-major postings: ``(matched positions, float32 scores)``, non-zero only.
-
-    Reads the posting list of each query token and sums ``weight × document weight`` per document with
-    ``np.bincount`` (an ``n_docs`` accumulator per query). On short queries this avoids the per-call
-    overhead of a sparse matrix product, which builds and checks a sparse result (SciFact: 0.44 →
-    0.27 ms per query for the whole search).
-    """
-    starts = postings.indptr[tokens]
-    lengths = postings.indptr[tokens + 1] - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    # positions of every posting of the query's tokens, without a Python loop over tokens
-    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    at = offsets + np.arange(total, dtype=offsets.dtype)
-    values = postings.data[at] * np.repeat(np.asarray(weights, dtype=np.float32), lengths)
-    summed = np.bincount(postings.indices[at], weights=values, minlength=n_docs)
-    matched = np.flatnonzero(summed)
-    return matched, summed[matched].astype(np.float32)
 
 
 def _check_ids(doc_ids: Sequence[str], *, allow_empty: bool = False) -> np.ndarray:
