@@ -73,5 +73,4 @@ def with_fitted_head(run, params: dict, *, texts_source: str):
         cached=cached,
         indexes={},
         head_params={**params, "sources": sources_fingerprint()},
-        own_token_ids=run.own_token_ids,
     )

@@ -85,20 +85,12 @@ def embeddings_for(lens, model: str, dataset: str, texts: list[str]):
 
 
 def fitted_head(lens, model: str, held_out: set[str]):
-    """A ridge head (``_fitted.HEAD_DEFAULT``) fitted on STS sentences, none of them in ``held_out``.
-
-    The sentences are those of ``bench/fitted_heads.py`` (STS-B dev, STS12, SICK-R; their embeddings
-    are shared through keytokens' encoding cache), less every sentence scored here.
-    """
-    import _fitted
+    """A head fitted on STS sentences none of which is in ``held_out`` (``fitted_heads.sts_head``)."""
     import fitted_heads
     from keytokens import Lens
 
-    texts = fitted_heads.sts_fit_texts()
-    emb = fitted_heads.embed(Lens.load(model, max_length=fitted_heads.MODELS.get(model)), texts)
-    keep = [i for i, t in enumerate(texts) if t not in held_out]
-    source = f"{len(keep)} STS sentences (STS-B dev, STS12, SICK-R), none of the sentences scored"
-    return _fitted.fit(lens, emb[keep], [texts[i] for i in keep], _fitted.HEAD_DEFAULT, texts_source=source)
+    encoder = Lens.load(model, max_length=fitted_heads.MODELS.get(model))  # shares fitted_heads' encoding cache
+    return fitted_heads.sts_head(lens, frozenset(held_out), encode_with=encoder)
 
 
 def run_model(model: str, datasets: dict[str, list[str]], *, fitted: bool = False) -> tuple[list[dict], dict]:

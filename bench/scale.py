@@ -12,6 +12,7 @@ has Zipfian sparse vectors (bench/_synthetic.py, 64 tokens of 30,522) and random
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -211,8 +212,6 @@ def to_markdown(result: dict) -> str:
 
 def _merge(result: dict, path: Path, *, keep_ray: bool) -> dict:
     """``result`` plus the engine rows (and, with ``keep_ray``, the Ray table) of ``path`` it does not replace."""
-    import json
-
     if not path.is_file():
         return result
     old = json.loads(path.read_text())
