@@ -25,8 +25,8 @@ from keytokens.progress import track
 
 logger = logging.getLogger(__name__)
 
-#: Texts encoded (and saved) per chunk.
-DEFAULT_CORPUS_CHUNK = 1024
+#: Texts encoded (and saved) per chunk: an interrupted run loses at most one chunk of work.
+DEFAULT_CORPUS_CHUNK = 256
 
 
 def encoding_key(embedder: Embedder, texts: Sequence[str], *, role: Role, settings: Mapping[str, Any]) -> str:
@@ -83,7 +83,7 @@ def encode_corpus_embeddings(
     chunks, reused = [], 0
     for start in track(starts, total=len(starts), description=f"encoding ({embedder.name})", enabled=show_progress):
         part = texts[start : start + chunk_size]
-        file = None if folder is None else folder / f"chunk-{start // chunk_size:06d}.npy"
+        file = None if folder is None else folder / f"chunk{chunk_size}-{start // chunk_size:06d}.npy"
         chunk = _read_chunk(file, len(part), embedder.dim)
         if chunk is None:
             chunk = np.asarray(embedder.encode(part, role=role), dtype=np.float32)

@@ -24,8 +24,8 @@ class Counting:
 def test_interrupted_encoding_resumes(cache_root):
     with pytest.raises(KeyboardInterrupt):
         encode_corpus_embeddings(Counting(fail_on_call=3), TEXTS, chunk_size=2)
-    chunks = sorted(p.name for p in cache_root.rglob("chunk-*.npy"))
-    assert chunks == ["chunk-000000.npy", "chunk-000001.npy"]
+    chunks = sorted(p.name for p in cache_root.rglob("chunk*.npy"))
+    assert chunks == ["chunk2-000000.npy", "chunk2-000001.npy"]
     resumed = Counting()
     emb = encode_corpus_embeddings(resumed, TEXTS, chunk_size=2)
     assert resumed.calls == 1  # only the missing third chunk
@@ -45,7 +45,7 @@ def test_other_texts_or_settings_do_not_reuse(cache_root):
 
 def test_damaged_chunk_is_encoded_again(cache_root):
     encode_corpus_embeddings(Counting(), TEXTS, chunk_size=2)
-    next(cache_root.rglob("chunk-000001.npy")).write_bytes(b"broken")
+    next(cache_root.rglob("chunk2-000001.npy")).write_bytes(b"broken")
     again = Counting()
     np.testing.assert_array_equal(encode_corpus_embeddings(again, TEXTS, chunk_size=2), Counting().encode(TEXTS))
     assert again.calls == 1

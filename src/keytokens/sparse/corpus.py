@@ -53,9 +53,18 @@ class CorpusEncoding:
         }
 
 
+#: Preset fields that do not change a text's embedding (the head only reads it; the rest is description).
+_NOT_EMBEDDING = ("head", "note", "family", "package", "backbone")
+
+
 def lens_settings(lens: Lens) -> dict:
-    """What identifies a lens's embeddings, for cache keys."""
-    return lens.preset.to_dict() if lens.preset is not None else {"name": lens.name}
+    """What determines a lens's embeddings, for cache keys: the model, pooling, prompt and adapters, not the head.
+
+    Reading a corpus through another head (``--head lm``, a fitted head) reuses the cached embeddings.
+    """
+    if lens.preset is None:
+        return {"name": lens.name}
+    return {key: value for key, value in lens.preset.to_dict().items() if key not in _NOT_EMBEDDING}
 
 
 def index_info(lens: Lens, config: SparseConfig) -> IndexInfo:
