@@ -75,10 +75,34 @@ def test_fit_head_then_every_command_takes_it_with_minilm(tmp_path, cache, capsy
     texts.write_text("apple pie apple tree\nred cherry pie\n")
     assert main(["align", "--model", "minilm", "--data", str(texts), "--head", str(head), "--json"]) == 0
     assert _json(capsys)["n_texts"] == 2
-    idx = ["index", str(beir / "corpus.jsonl"), "--model", "minilm", "--head", str(head), "-k", "4"]
+    idx = [
+        "index",
+        str(beir / "corpus.jsonl"),
+        "--model",
+        "minilm",
+        "--head",
+        str(head),
+        "-r",
+        "paper",
+        "--doc-tokens",
+        "4",
+    ]
     assert main([*idx, "--out", str(tmp_path / "idx"), "--json"]) == 0
     assert _json(capsys)["head"] == "minilm:fitted-tfidf-ridge"
-    run = ["eval", str(beir), "--model", "minilm", "--head", str(head), "--systems", "sparse,dense", "-k", "4"]
+    run = [
+        "eval",
+        str(beir),
+        "--model",
+        "minilm",
+        "--head",
+        str(head),
+        "--systems",
+        "sparse,dense",
+        "-r",
+        "paper",
+        "--doc-tokens",
+        "4",
+    ]
     assert main([*run, "--json"]) == 0
     results = _json(capsys)["results"]
     assert [r["system"] for r in results] == ["sparse", "dense"]

@@ -21,9 +21,8 @@ def _json(capsys):
 
 def test_index_search_explain(beir_dir, tmp_path, fake_model, capsys):
     idx = tmp_path / "idx"
-    assert (
-        main(["index", str(beir_dir / "corpus.jsonl"), "--model", "tiny", "-k", "3", "--out", str(idx), "--json"]) == 0
-    )
+    paper = ["-r", "paper", "--doc-tokens", "3", "--weighting", "relu", "--centering", "none"]
+    assert main(["index", str(beir_dir / "corpus.jsonl"), "-m", "tiny", *paper, "--out", str(idx), "--json"]) == 0
     summary = _json(capsys)
     assert summary["n_docs"] == 4 and summary["config"]["k"] == 3 and (idx / "tokenizer").is_dir()
 
@@ -37,7 +36,7 @@ def test_index_search_explain(beir_dir, tmp_path, fake_model, capsys):
 
 
 def test_dense_index_and_search(beir_dir, tmp_path, fake_model, capsys):
-    args = ["index", str(beir_dir / "corpus.jsonl"), "-k", "2", "--out", str(tmp_path / "s")]
+    args = ["index", str(beir_dir / "corpus.jsonl"), "--doc-tokens", "2", "--out", str(tmp_path / "s")]
     assert main([*args, "--dense-out", str(tmp_path / "d"), "--json"]) == 0
     capsys.readouterr()
     assert main(["search", str(tmp_path / "d"), "yellow banana", "-k", "1", "--json"]) == 0
@@ -48,21 +47,24 @@ def test_errors_are_one_line(beir_dir, tmp_path, fake_model, capsys):
     assert main(["search", str(tmp_path / "missing"), "q"]) == 1
     assert capsys.readouterr().err.strip().startswith("error:")
     idx = tmp_path / "idx"
-    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "-k", "2"]) == 0
-    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "-k", "2"]) == 1
+    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "--doc-tokens", "2"]) == 0
+    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "--doc-tokens", "2"]) == 1
     assert "already exists" in capsys.readouterr().err
-    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "-k", "2", "--force"]) == 0
+    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "--doc-tokens", "2", "--force"]) == 0
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"_id": "a", "text": "x"}\n{broken\n')
     assert main(["index", str(bad), "--out", str(tmp_path / "i2")]) == 1
     assert "bad.jsonl:2: not valid JSON" in capsys.readouterr().err
-    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(tmp_path / "i3"), "--weighting", "tf"]) == 1
+    i3 = ["index", str(beir_dir / "corpus.jsonl"), "--out", str(tmp_path / "i3")]
+    assert main([*i3, "--recipe", "paper", "--weighting", "tf"]) == 1
     assert "expected one of ['log1p-relu', 'raw', 'relu', 'softmax']" in capsys.readouterr().err
+    assert main([*i3, "--weighting", "relu"]) == 2  # the default recipe is lexical: aligned-token flags do not apply
+    assert "--weighting" in capsys.readouterr().err
 
 
 def test_other_tokenizer_is_refused(beir_dir, tmp_path, fake_model, capsys):
     idx = tmp_path / "idx"
-    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "-k", "2"]) == 0
+    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "--doc-tokens", "2"]) == 0
     other = tiny_lens(name="other")
     other.vocabulary.tokenizer.add_tokens(["kiwi"])
     fake_model["lens"] = other
@@ -72,7 +74,7 @@ def test_other_tokenizer_is_refused(beir_dir, tmp_path, fake_model, capsys):
 
 def test_incomplete_index_is_refused(beir_dir, tmp_path, fake_model, capsys):
     idx = tmp_path / "idx"
-    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "-k", "2"]) == 0
+    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "--doc-tokens", "2"]) == 0
     (idx / "data.npy").unlink()
     assert main(["search", str(idx), "apple"]) == 1
     assert "incomplete: data.npy is missing" in capsys.readouterr().err
@@ -80,7 +82,17 @@ def test_incomplete_index_is_refused(beir_dir, tmp_path, fake_model, capsys):
 
 def test_eval(beir_dir, tmp_path, fake_model, capsys):
     out = tmp_path / "report"
-    args = ["eval", str(beir_dir), "--systems", "dense,sparse,hybrid,bm25", "-k", "3", "--json", "--out", str(out)]
+    args = [
+        "eval",
+        str(beir_dir),
+        "--systems",
+        "dense,sparse,hybrid,bm25",
+        "--doc-tokens",
+        "3",
+        "--json",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     report = _json(capsys)
     assert [r["system"] for r in report["results"]] == ["dense", "sparse", "hybrid", "bm25"]
@@ -93,13 +105,10 @@ def test_eval(beir_dir, tmp_path, fake_model, capsys):
 
 @pytest.mark.slow
 def test_minilm_end_to_end(beir_dir, tmp_path, cache_root, capsys):
-    # MiniLM's tied input embeddings rarely rank a text's own words in its top K (the finding),
-    # so this index keeps each document's own tokens too.
+    # the default recipe: own tokens with BM25 impacts, expanded by a head fitted on the corpus
     idx = tmp_path / "idx"
     corpus = str(beir_dir / "corpus.jsonl")
-    assert (
-        main(["index", corpus, "--model", "minilm", "-k", "16", "--keep-own-tokens", "--out", str(idx), "--json"]) == 0
-    )
+    assert main(["index", corpus, "--model", "minilm", "--out", str(idx), "--json"]) == 0
     assert _json(capsys)["model"] == "minilm"
     for extra in ([], ["--model", "minilm"]):  # the saved tokenizer and the model's agree
         assert main(["search", str(idx), "banana juice", "-k", "2", "--explain", "--json", *extra]) == 0

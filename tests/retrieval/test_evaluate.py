@@ -3,9 +3,10 @@ import json
 import pytest
 
 from keytokens.errors import InputError, UnknownNameError
-from keytokens.evaluation import Report, SystemSettings, build_systems, evaluate, load_beir, parse_systems
+from keytokens.evaluation import Report, build_systems, evaluate, load_beir, parse_systems
+from keytokens.retrieval.recipes import RECIPES
 from keytokens.retrieval import BM25Retriever
-from keytokens.sparse import SparseConfig
+from keytokens.sparse import QueryConfig, SparseConfig
 from tests.retrieval.tinybeir import write_beir
 
 ALL = ["dense", "sparse", "sparse+qexp", "hybrid", "bm25"]
@@ -13,14 +14,14 @@ ALL = ["dense", "sparse", "sparse+qexp", "hybrid", "bm25"]
 
 def test_every_system_finds_the_one_relevant_document(beir_dir, lens, cache_root):
     ds = load_beir(beir_dir)
-    settings = SystemSettings(sparse=SparseConfig(k=3), expansion=2)
-    systems = build_systems(ALL, ds.doc_ids, ds.doc_texts, lens=lens, settings=settings)
+    recipe = RECIPES["paper"].replace(documents=SparseConfig(k=3), query=QueryConfig(weights="idf", expansion=2))
+    systems = build_systems(ALL, ds.doc_ids, ds.doc_texts, lens=lens, recipe=recipe)
     assert [s.name for s in systems] == ALL
     for system in systems:
         result = evaluate(system.retriever, ds, settings=system.to_dict())
         assert result.metrics["ndcg@10"] == pytest.approx(1.0), system.name
         assert result.n_queries == 3 and set(result.per_query["mrr@10"]) == {"q1", "q2", "q3"}
-    assert systems[1].settings["k"] == 3 and systems[2].settings["expansion"] == 2
+    assert systems[1].settings["documents"]["k"] == 3 and systems[2].settings["query"]["expansion"] == 2
 
 
 def test_self_hits_are_dropped(tmp_path):

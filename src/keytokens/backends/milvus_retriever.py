@@ -83,6 +83,12 @@ class MilvusRetriever:
         self.indexable = ~special_mask(tokenizer, info.vocab_size)
         df = index.document_frequency()
         self.token_weights = get_query_weights(self.query.weights)(df, max(int(index.record.get("n_docs", 0)), 1))
+        self.token_map = None
+        if getattr(info.config, "mode", "aligned") == "lexical":
+            from keytokens.sparse.lexical import token_map
+
+            # a lexical collection's terms are a function of the vocabulary: rebuilt, not stored
+            self.token_map = token_map(lens.vocabulary, info.config.lexical.normalize)
 
     def encode_sparse(self, queries: Sequence[str]) -> sp.csr_matrix:
         """``(n_queries, |V|) float32`` query vectors, as :meth:`SparseRetriever.encode` makes them."""
@@ -94,6 +100,7 @@ class MilvusRetriever:
             indexable=self.indexable,
             lens=self.lens,
             centering=self.index.centering,
+            token_map=self.token_map,
         )
 
     def search(self, queries: Sequence[str], *, k: int) -> SearchResults:

@@ -10,7 +10,7 @@ import sys
 import typer
 from rich.text import Text
 
-from keytokens.cli import analysis, heads, interpret, lens, retrieval, scale, serve, train  # noqa: F401  (each registers its commands)
+from keytokens.cli import analysis, heads, interpret, lens, retrieval, scale, serve, train, tuning  # noqa: F401
 from keytokens.cli.app import app, err
 from keytokens.errors import KeytokensError
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,23 @@ import typer
 from rich.table import Table
 
 from keytokens.cli.app import Head, Json, Model, app, err, out
+from keytokens.cli.recipe_options import (
+    K1,
+    B,
+    Centering,
+    DocTokens,
+    ExpansionHead,
+    Fusion,
+    FusionWeights,
+    KeepOwn,
+    Normalize,
+    Overrides,
+    QueryWeights,
+    RecipeName,
+    Similarity,
+    Weighting,
+    resolve_recipe,
+)
 from keytokens.cli.scale import (
     Backend,
     Collection,
@@ -22,12 +38,11 @@ from keytokens.cli.scale import (
     milvus_retriever,
     milvus_systems,
 )
+from keytokens.retrieval.recipes import DEFAULT_RECIPE
 
-DocK = Annotated[int, typer.Option("-k", min=1, help="aligned tokens kept per document (K)")]
-Weighting = Annotated[str, typer.Option(help="document token weights: raw, relu, log1p-relu or softmax")]
-Centering = Annotated[str, typer.Option(help="remove before the head: none, mean or pc1 (fitted on the corpus)")]
-KeepOwn = Annotated[bool, typer.Option("--keep-own-tokens", help="also index each document's own tokens")]
-QueryWeights = Annotated[str, typer.Option("--query-weights", help="query token weights: idf or one")]
+QueryWeightsFlag = Annotated[
+    str | None, typer.Option("--query-weights", help="query token weights: one or idf [the index's]")
+]
 MaxLength = Annotated[int | None, typer.Option("--max-length", min=1, help="cap on document tokens")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="do not reuse or save cached corpus embeddings")]
 
@@ -37,10 +52,15 @@ def index(
     corpus: Annotated[Path | None, typer.Argument(help="BEIR corpus.jsonl (_id, title, text)")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="index folder to write (embedded backend)")] = None,
     model: Model = "minilm",
-    k: DocK = 64,
-    weighting: Weighting = "relu",
-    centering: Centering = "none",
-    keep_own_tokens: KeepOwn = False,
+    recipe: RecipeName = DEFAULT_RECIPE,
+    doc_tokens: DocTokens = None,
+    expansion_head: ExpansionHead = None,
+    k1: K1 = None,
+    b: B = None,
+    normalize: Normalize = None,
+    weighting: Weighting = None,
+    centering: Centering = None,
+    keep_own_tokens: KeepOwn = None,
     dense_out: Annotated[Path | None, typer.Option("--dense-out", help="also write a dense index here")] = None,
     max_length: MaxLength = None,
     head: Head = None,
@@ -52,14 +72,21 @@ def index(
     from_shards: FromShards = None,
     as_json: Json = False,
 ) -> None:
-    """Build a sparse index of aligned tokens (and optionally a dense index) from a corpus."""
-    if backend != "embedded" or from_shards is not None:
-        from keytokens.sparse import SparseConfig
+    """Build a sparse index (and optionally a dense one) from a corpus, as the recipe says.
 
-        config = SparseConfig(k=k, weighting=weighting, centering=centering, keep_own_tokens=keep_own_tokens)
+    The default recipe indexes each document's own tokens with BM25 impacts plus its top aligned tokens
+    (a head fitted on the corpus reads them); queries need only the tokenizer.
+    """
+    overrides = Overrides(
+        doc_tokens=doc_tokens, expansion_head=expansion_head, k1=k1, b=b, normalize=normalize,
+        weighting=weighting, centering=centering, keep_own_tokens=keep_own_tokens,
+    )  # fmt: skip
+    chosen = resolve_recipe(recipe, overrides)
+    head = head or chosen.head
+    if backend != "embedded" or from_shards is not None:
         index_scaled(
             corpus=corpus, out_dir=out_dir, from_shards=from_shards, backend=backend, uri=uri, collection=collection,
-            model=model, config=config, dense_out=dense_out, head=head, max_length=max_length, force=force,
+            model=model, config=chosen.documents, dense_out=dense_out, head=head, max_length=max_length, force=force,
             no_cache=no_cache, as_json=as_json,
         )  # fmt: skip
         return
@@ -69,32 +96,45 @@ def index(
     from keytokens.lens import Lens
     from keytokens.retrieval import DenseIndex
     from keytokens.retrieval.dense import KIND as DENSE
-    from keytokens.sparse import SparseConfig, build_index, encode_corpus
+    from keytokens.sparse import build_index, encode_corpus
     from keytokens.sparse.index import KIND as SPARSE
+    from keytokens.sparse.tokenizer import tokenizer_fingerprint
     from keytokens.store import check_destination
 
-    config = SparseConfig(k=k, weighting=weighting, centering=centering, keep_own_tokens=keep_own_tokens)
     check_destination(out_dir, kind=SPARSE, overwrite=force)
     if dense_out is not None:
         check_destination(dense_out, kind=DENSE, overwrite=force)
     doc_ids, texts = read_corpus(corpus)
     start = time.perf_counter()
     lens = Lens.load(model, head=head, max_length=max_length)
-    encoding = encode_corpus(lens, texts, config, cache=not no_cache, show_progress=not as_json)
-    sparse = build_index(lens, encoding, doc_ids)
+    chosen.check_model(lens.name, tokenizer_fingerprint(lens.vocabulary.tokenizer))
+    encoding = encode_corpus(lens, texts, chosen.documents, cache=not no_cache, show_progress=not as_json)
+    sparse = build_index(lens, encoding, doc_ids).with_snippets(texts)
     sparse.save(out_dir, tokenizer=lens.vocabulary.tokenizer, overwrite=force)
-    summary = {"index": str(out_dir), **sparse.to_dict(), "seconds": round(time.perf_counter() - start, 3)}
+    summary = {
+        "index": str(out_dir), "recipe": chosen.name, **sparse.to_dict(), **(encoding.details or {}),
+        "seconds": round(time.perf_counter() - start, 3),
+    }  # fmt: skip
     if dense_out is not None:
-        dense = DenseIndex.build(encoding.embeddings, doc_ids, model=lens.name)
+        dense = DenseIndex.build(encoding.embeddings, doc_ids, model=lens.name, similarity=chosen.similarity)
         dense.save(dense_out, overwrite=force)
         summary["dense_index"] = str(dense_out)
     if as_json:
         out.print_json(json.dumps(summary))
         return
-    table = Table("index", "model", "documents", "tokens/doc", "MB", title=f"K={k}, {weighting}, centering {centering}")
+    table = Table("index", "model", "documents", "terms/doc", "MB", title=f"recipe {chosen.name}: {_describe(chosen)}")
     mb = f"{sparse.nbytes / 1e6:.2f}"
     table.add_row(str(out_dir), lens.name, str(sparse.n_docs), f"{sparse.nnz / sparse.n_docs:.1f}", mb)
     out.print(table)
+
+
+def _describe(recipe) -> str:
+    docs = recipe.documents
+    if recipe.lexical:
+        lex, exp = docs.lexical, docs.expansion
+        expansion = f"+ top-{exp.k} aligned tokens ({exp.head} head)" if exp.enabled else "no expansion"
+        return f"own tokens BM25 k1 {lex.k1:g} b {lex.b:g} ({lex.normalize}) {expansion}"
+    return f"aligned tokens K={docs.k}, {docs.weighting}, centering {docs.centering}"
 
 
 @app.command()
@@ -103,7 +143,7 @@ def search(
         Path, typer.Argument(help="index folder written by `keytokens index` (with --backend milvus: the collection)")
     ],
     queries: Annotated[list[str], typer.Argument(help="one or more queries")],
-    k: Annotated[int, typer.Option("-k", min=1, help="documents per query")] = 10,
+    k: Annotated[int, typer.Option("--top", "-k", min=1, help="documents per query")] = 10,
     explain: Annotated[bool, typer.Option("--explain", help="show the matched tokens and their contributions")] = False,
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="query model (default: tokenizer saved with the index)")
@@ -111,7 +151,7 @@ def search(
     expand: Annotated[
         int, typer.Option("--expand", min=0, help="add the query's top-M aligned tokens (runs the model)")
     ] = 0,
-    query_weights: QueryWeights = "idf",
+    query_weights: QueryWeightsFlag = None,
     backend: Backend = "embedded",
     uri: Uri = "./keytokens.db",
     mode: Annotated[str, typer.Option("--mode", help="Milvus: sparse, dense or hybrid (Milvus's RRF)")] = "sparse",
@@ -141,6 +181,10 @@ def search(
     rows = []
     for i, query in enumerate(queries):
         hits = [{"id": d, "score": s} for d, s in results.hits(i)]
+        snippets = getattr(getattr(retriever, "index", None), "snippet", None)
+        if snippets is not None:
+            for hit in hits:
+                hit["snippet"] = snippets(hit["id"])
         if explain:
             for hit in hits:
                 hit["explanation"] = retriever.explain(query, hit["id"]).to_dict()["matches"]
@@ -152,15 +196,17 @@ def search(
         _print_hits(row, explain)
 
 
-def _sparse_retriever(index_dir: Path, model: str | None, expand: int, query_weights: str):
+def _sparse_retriever(index_dir: Path, model: str | None, expand: int, query_weights: str | None):
     from keytokens.lens import Lens
     from keytokens.retrieval import SparseRetriever
     from keytokens.sparse import QueryConfig, SparseIndex
 
-    query = QueryConfig(weights=query_weights, expansion=expand)
-    if model is None and expand == 0:
-        return SparseRetriever.load(index_dir, query=query)
     index = SparseIndex.load(index_dir)
+    query = QueryConfig(weights=query_weights or index.info.config.query_weights, expansion=expand)
+    if model is None and expand == 0:
+        from keytokens.sparse.tokenizer import load_tokenizer
+
+        return SparseRetriever(index, load_tokenizer(index_dir), query=query)
     return SparseRetriever.from_lens(index, Lens.load(model or index.info.model), query=query)
 
 
@@ -174,12 +220,17 @@ def _dense_retriever(index_dir: Path, model: str | None):
 
 def _print_hits(row: dict, explain: bool) -> None:
     table = Table("rank", "document", "score", title=row["query"], title_justify="left")
+    show_snippets = any(hit.get("snippet") for hit in row["hits"])
+    if show_snippets:
+        table.add_column("text", overflow="fold", max_width=60)
     if explain:
         table.add_column("matched tokens (contribution)", overflow="fold")
     for rank, hit in enumerate(row["hits"], start=1):
-        cells = [str(rank), hit["id"], f"{hit['score']:.4f}"]
+        cells = [str(rank), hit["id"], f"{hit['score']:.4g}"]
+        if show_snippets:
+            cells.append((hit.get("snippet") or "")[:120])
         if explain:
-            cells.append("  ".join(f"{m['token']} ({m['contribution']:.3f})" for m in hit["explanation"]))
+            cells.append("  ".join(f"{m['token']} ({m['contribution']:.3g})" for m in hit["explanation"]))
         table.add_row(*cells)
     if not row["hits"]:
         err.print(f"no document shares a token with {row['query']!r}")
@@ -194,16 +245,26 @@ def evaluate_command(
         "dense,sparse,hybrid"
     ),
     split: Annotated[str, typer.Option(help="qrels split to evaluate")] = "test",
-    k: DocK = 64,
-    weighting: Weighting = "relu",
-    centering: Centering = "none",
-    keep_own_tokens: KeepOwn = False,
-    query_weights: QueryWeights = "idf",
-    expand: Annotated[int, typer.Option("--expand", min=1, help="M of sparse+qexp")] = 16,
-    fusion: Annotated[str, typer.Option(help="hybrid fusion: rrf or interpolation")] = "rrf",
-    similarity: Annotated[str, typer.Option(help="dense similarity: dot or cosine")] = "dot",
+    recipe: RecipeName = DEFAULT_RECIPE,
+    doc_tokens: DocTokens = None,
+    expansion_head: ExpansionHead = None,
+    k1: K1 = None,
+    b: B = None,
+    normalize: Normalize = None,
+    weighting: Weighting = None,
+    centering: Centering = None,
+    keep_own_tokens: KeepOwn = None,
+    query_weights: QueryWeights = None,
+    expand: Annotated[int | None, typer.Option("--expand", min=1, help="M of sparse+qexp [16]")] = None,
+    fusion: Fusion = None,
+    fusion_weights: FusionWeights = None,
+    similarity: Similarity = None,
+    depth: Annotated[int, typer.Option("--depth", min=10, help="documents retrieved per query")] = 100,
     drop_self_hits: Annotated[
-        bool, typer.Option("--drop-self-hits", help="ignore a document whose id is the query's")
+        bool, typer.Option("--drop-self-hits", help="ignore a document whose id is the query's (ArguAna, Quora)")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="refuse qrels naming documents or queries absent from the data")
     ] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="save report.json, report.md and TREC runs")] = None,
     max_length: MaxLength = None,
@@ -214,52 +275,57 @@ def evaluate_command(
     collection: Collection = "keytokens",
     as_json: Json = False,
 ) -> None:
-    """Evaluate retrieval systems on a BEIR dataset: nDCG@10, Recall@100, MRR@10 (trec_eval)."""
-    from keytokens.evaluation import Report, SystemSettings, build_systems, evaluate, load_beir, parse_systems
+    """Evaluate retrieval systems on a BEIR dataset with a recipe: nDCG@10, Recall@100, MRR@10 (trec_eval)."""
+    from keytokens.evaluation import Report, build_systems, evaluate, load_beir, parse_systems
     from keytokens.evaluation.systems import needs_model
-    from keytokens.retrieval.dense import get_similarity
-    from keytokens.retrieval.hybrid import get_fusion
-    from keytokens.sparse import SparseConfig, get_query_weights
+    from keytokens.sparse import QueryConfig
 
     names = parse_systems(systems)
     check_backend(backend)
-    settings = SystemSettings(
-        sparse=SparseConfig(k=k, weighting=weighting, centering=centering, keep_own_tokens=keep_own_tokens),
-        query_weights=query_weights,
-        expansion=expand,
-        fusion=fusion,
-        similarity=similarity,
-    )
-    get_query_weights(query_weights), get_fusion(fusion), get_similarity(similarity)
-    dataset = load_beir(data_dir, split=split)
+    overrides = Overrides(
+        doc_tokens=doc_tokens, expansion_head=expansion_head, k1=k1, b=b, normalize=normalize, weighting=weighting,
+        centering=centering, keep_own_tokens=keep_own_tokens, query_weights=query_weights, fusion=fusion,
+        fusion_weights=fusion_weights, similarity=similarity,
+    )  # fmt: skip
+    chosen = resolve_recipe(recipe, overrides)
+    if expand is not None:
+        chosen = chosen.replace(query=QueryConfig(weights=chosen.query.weights, expansion=expand))
+    dataset = load_beir(data_dir, split=split, strict=strict)
+    for problem in dataset.problems[:3]:
+        err.print(f"warning: {problem} (as BEIR and MTEB do; --strict refuses)", highlight=False)
     _quiet_bm25s()
     lens = None
     if needs_model(names):
         from keytokens.lens import Lens
+        from keytokens.sparse.tokenizer import tokenizer_fingerprint
 
-        lens = Lens.load(model, head=head, max_length=max_length)
-    build = partial(milvus_systems, uri=uri, collection=collection) if backend == "milvus" else build_systems
-    built = build(
-        names,
-        dataset.doc_ids,
-        dataset.doc_texts,
-        lens=lens,
-        settings=settings,
-        cache=not no_cache,
-        show_progress=not as_json,
-    )
+        lens = Lens.load(model, head=head or chosen.head, max_length=max_length)
+        chosen.check_model(lens.name, tokenizer_fingerprint(lens.vocabulary.tokenizer))
+    if backend == "milvus":
+        built = milvus_systems(
+            names, dataset.doc_ids, dataset.doc_texts, lens=lens, recipe=chosen, uri=uri, collection=collection,
+            cache=not no_cache, show_progress=not as_json,
+        )  # fmt: skip
+    else:
+        built = build_systems(
+            names, dataset.doc_ids, dataset.doc_texts, lens=lens, recipe=chosen, query_texts=dataset.query_texts,
+            cache=not no_cache, show_progress=not as_json,
+        )  # fmt: skip
     results = []
     for system in built:
-        result = evaluate(system.retriever, dataset, drop_self_hits=drop_self_hits, settings=system.to_dict())
+        result = evaluate(
+            system.retriever, dataset, depth=depth, drop_self_hits=drop_self_hits, settings=system.to_dict()
+        )
         results.append(result)
-    report = Report(dataset.name, split, tuple(results), settings={"data": str(data_dir), "dataset": dataset.to_dict()})
+    settings = {"data": str(data_dir), "dataset": dataset.to_dict(), "recipe": chosen.to_dict()}
+    report = Report(dataset.name, split, tuple(results), settings=settings)
     if out_dir is not None:
         report.save(out_dir)
         err.print(f"report saved to {out_dir}")
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return
-    _print_report(report)
+    _print_report(report, chosen)
 
 
 def _quiet_bm25s() -> None:
@@ -271,9 +337,10 @@ def _quiet_bm25s() -> None:
     logging.getLogger("bm25s").setLevel(logging.getLogger().level)
 
 
-def _print_report(report) -> None:
+def _print_report(report, recipe) -> None:
     names = list(dict.fromkeys(m for r in report.results for m in r.metrics))
-    table = Table("system", *names, "queries", "search s", title=f"{report.dataset} ({report.split})")
+    title = f"{report.dataset} ({report.split}), recipe {recipe.name}: {_describe(recipe)}"
+    table = Table("system", *names, "queries", "search s", title=title)
     for r in report.results:
         table.add_row(r.system, *(f"{r.metrics[m]:.4f}" for m in names), str(r.n_queries), f"{r.search_seconds:.2f}")
     out.print(table)

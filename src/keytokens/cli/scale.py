@@ -165,7 +165,7 @@ def write_milvus(
         index_info(lens, encoding.config),
         dim=int(encoding.embeddings.shape[1]),
         similarity=similarity,
-        positive=default_positive(encoding.config.weighting),
+        positive=default_positive(getattr(encoding.config, "weighting", "relu")),
     )
     index = MilvusIndex.create(uri, collection, info, overwrite=force)
     batches = [
@@ -185,7 +185,9 @@ def _index_shards(folder, backend, uri, collection, out_dir, dense_out, force, a
     if backend == "milvus":
         from keytokens.backends import CollectionInfo, MilvusIndex
 
-        info = CollectionInfo(spec.index, dim=spec.dim, positive=default_positive(spec.index.config.weighting))
+        info = CollectionInfo(
+            spec.index, dim=spec.dim, positive=default_positive(getattr(spec.index.config, "weighting", "relu"))
+        )
         index = MilvusIndex.create(uri, collection, info, overwrite=force)
         batches = ((s.ids, s.vectors, s.embeddings) for s in iter_shards(folder, spec))
         index.write(batches, centering=Centering(), total=spec.n_shards, show_progress=not as_json)
@@ -235,7 +237,7 @@ def _hf_tokenizer(folder: Path):
     return tokenizer
 
 
-def milvus_retriever(uri: str, collection: str, *, model, head, mode: str, expand: int, query_weights: str):
+def milvus_retriever(uri: str, collection: str, *, model, head, mode: str, expand: int, query_weights: str | None):
     """A :class:`MilvusRetriever` over a finished collection, with the lens it was built with (or ``model``)."""
     from keytokens.backends import MilvusIndex
     from keytokens.backends.milvus_retriever import MODES, MilvusRetriever
@@ -253,11 +255,11 @@ def milvus_retriever(uri: str, collection: str, *, model, head, mode: str, expan
             f"{index.where} was built with head {built.head!r}; --expand reads queries through {lens.head.name!r}: "
             "pass the same --head"
         )
-    query = QueryConfig(weights=query_weights, expansion=expand)
+    query = QueryConfig(weights=query_weights or built.config.query_weights, expansion=expand)
     return MilvusRetriever(index, lens, mode=mode, query=query, name=f"milvus-{mode}")
 
 
-def milvus_systems(names, doc_ids, doc_texts, *, lens, settings, uri: str, collection: str, cache, show_progress: bool):
+def milvus_systems(names, doc_ids, doc_texts, *, lens, recipe, uri: str, collection: str, cache, show_progress: bool):
     """The evaluation's systems with sparse, dense and hybrid served by a Milvus collection (BM25 stays local).
 
     Raises:
@@ -275,9 +277,9 @@ def milvus_systems(names, doc_ids, doc_texts, *, lens, settings, uri: str, colle
     if not needs_model(names):
         return [local[n] for n in names]
     start = time.perf_counter()
-    encoding = encode_corpus(lens, doc_texts, settings.sparse, cache=cache, show_progress=show_progress)
+    encoding = encode_corpus(lens, doc_texts, recipe.documents, cache=cache, show_progress=show_progress)
     index = write_milvus(
-        uri, collection, lens=lens, encoding=encoding, doc_ids=list(doc_ids), similarity=settings.similarity,
+        uri, collection, lens=lens, encoding=encoding, doc_ids=list(doc_ids), similarity=recipe.similarity,
         progress=show_progress,
     )  # fmt: skip
     if index.n_docs != len(doc_ids):
@@ -292,10 +294,17 @@ def milvus_systems(names, doc_ids, doc_texts, *, lens, settings, uri: str, colle
             continue
         mode = "sparse" if name.startswith("sparse") else name
         query = QueryConfig(
-            weights=settings.query_weights, expansion=settings.expansion if name == "sparse+qexp" else 0
+            weights=recipe.query.weights, expansion=(recipe.query.expansion or 16) if name == "sparse+qexp" else 0
         )
-        retriever = MilvusRetriever(index, lens, mode=mode, query=query, ranker=settings.fusion, name=name)
-        info = {"model": lens.name, **settings.sparse.to_dict(), **retriever.to_dict()}
+        retriever = MilvusRetriever(
+            index, lens, mode=mode, query=query, ranker=recipe.fusion.method, weights=recipe.fusion.weights, name=name
+        )
+        info = {
+            "model": lens.name,
+            "recipe": recipe.name,
+            "documents": recipe.documents.to_dict(),
+            **retriever.to_dict(),
+        }
         built.append(System(name, retriever, info, seconds))
     err.print(f"milvus: {index.where}, {index.n_docs} documents")
     return built

@@ -76,3 +76,42 @@ class PrecomputedEmbedder:
         if missing:
             raise InputError(f"{len(missing)} texts have no precomputed embedding, e.g. {missing[0][:60]!r}")
         return self.embeddings[[self._rows[t] for t in texts]]
+
+
+class WithPrecomputed:
+    """An embedder that serves known texts from precomputed rows and encodes any other text.
+
+    Used for a dataset's queries: they are encoded once (and cached like a corpus), so an evaluation or
+    a tuning grid searches them many times without running the model again.
+
+    Args:
+        embedder: the real embedder, for texts not precomputed.
+        embeddings: ``(n, d)`` rows of ``texts`` (for ``role``).
+        texts: the texts the rows embed.
+        role: the role the rows were encoded with; other roles always go to ``embedder``.
+    """
+
+    def __init__(self, embedder, embeddings: np.ndarray, texts: Sequence[str], *, role: Role = "query") -> None:
+        self.inner = embedder
+        self.known = PrecomputedEmbedder(embeddings, texts, name=embedder.name)
+        self.role = role
+        self.name = embedder.name
+
+    @property
+    def dim(self) -> int:
+        """``d``."""
+        return self.inner.dim
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        role: Role = "document",
+        batch_size: int | None = None,
+        show_progress: bool = False,
+    ) -> np.ndarray:
+        """Rows of known texts; the model for the rest."""
+        texts = check_texts(texts)
+        if role == self.role and all(t in self.known._rows for t in texts):
+            return self.known.encode(texts, role=role)
+        return self.inner.encode(texts, role=role, batch_size=batch_size, show_progress=show_progress)

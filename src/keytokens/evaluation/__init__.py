@@ -4,7 +4,7 @@ from keytokens.evaluation.beir import BeirDataset, load_beir
 from keytokens.evaluation.metrics import DEFAULT_METRICS, METRICS, Metric, ir_metrics
 from keytokens.evaluation.report import Report, trec_run
 from keytokens.evaluation.runner import EvaluationResult, evaluate
-from keytokens.evaluation.systems import SYSTEMS, System, SystemSettings, build_systems, parse_systems
+from keytokens.evaluation.systems import SYSTEMS, System, build_systems, parse_systems
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -15,7 +15,6 @@ __all__ = [
     "Metric",
     "Report",
     "System",
-    "SystemSettings",
     "build_systems",
     "evaluate",
     "ir_metrics",

@@ -8,56 +8,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from keytokens.errors import InputError, UnknownNameError
 from keytokens.lens import Lens
 from keytokens.retrieval import BM25Retriever, DenseIndex, DenseRetriever, HybridRetriever, Retriever, SparseRetriever
-from keytokens.sparse import QueryConfig, SparseConfig, build_index, encode_corpus
+from keytokens.retrieval.recipes import Recipe, get_recipe
+from keytokens.sparse import QueryConfig, build_index, encode_corpus
 
 #: One registry for system names; error messages list exactly these.
 SYSTEMS: Mapping[str, str] = {
     "dense": "exact inner product of the model's embeddings",
-    "sparse": "aligned-token index, queries by the tokenizer alone",
-    "sparse+qexp": "aligned-token index, queries plus their top-M aligned tokens",
-    "hybrid": "fusion of sparse and dense",
+    "sparse": "the recipe's sparse index, queries by the tokenizer alone",
+    "sparse+qexp": "the recipe's sparse index, queries plus their top-M aligned tokens (M = 16 unless set)",
+    "hybrid": "the recipe's fusion of sparse and dense",
     "bm25": "bm25s (Lucene BM25, English stopwords and stemmer)",
 }
 _NEEDS_MODEL = frozenset({"dense", "sparse", "sparse+qexp", "hybrid"})
 
 
-@dataclass(frozen=True, slots=True)
-class SystemSettings:
-    """Settings of every system, recorded with each result.
-
-    Attributes:
-        sparse: document encoding (K, weighting, centering, own tokens).
-        query_weights: ``one`` or ``idf``.
-        expansion: ``M`` of ``sparse+qexp``.
-        fusion: key of :data:`~keytokens.retrieval.FUSIONS` for ``hybrid``.
-        similarity: key of :data:`~keytokens.retrieval.SIMILARITIES` for ``dense``.
-        bm25: bm25s settings.
-    """
-
-    sparse: SparseConfig = field(default_factory=SparseConfig)
-    query_weights: str = "idf"
-    expansion: int = 16
-    fusion: str = "rrf"
-    similarity: str = "dot"
-    bm25: dict[str, Any] = field(default_factory=lambda: {"k1": 0.9, "b": 0.4})
-
-    def to_dict(self) -> dict:
-        """JSON-ready form."""
-        return {
-            "sparse": self.sparse.to_dict(),
-            "query_weights": self.query_weights,
-            "expansion": self.expansion,
-            "fusion": self.fusion,
-            "similarity": self.similarity,
-            "bm25": dict(self.bm25),
-        }
+#: bm25s settings of the ``bm25`` baseline (Lucene BM25 with Anserini's k1 and b).
+BM25_SETTINGS: Mapping[str, Any] = {"k1": 0.9, "b": 0.4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,60 +81,108 @@ def build_systems(
     doc_texts: Sequence[str],
     *,
     lens: Lens | None,
-    settings: SystemSettings | None = None,
+    recipe: Recipe | None = None,
+    query_texts: Sequence[str] | None = None,
     cache: bool | str | Path = True,
     show_progress: bool = False,
 ) -> list[System]:
-    """Build the named systems over one corpus.
+    """Build the named systems over one corpus, with the settings of ``recipe`` (default: ``default``).
+
+    Args:
+        names: keys of :data:`SYSTEMS`.
+        doc_ids: the corpus's ids.
+        doc_texts: its texts.
+        lens: the model (needed by every system but ``bm25``).
+        recipe: every retrieval setting.
+        query_texts: the queries that will be searched: encoded once (and cached) for the dense side.
+        cache: the corpus-encoding cache (see :func:`keytokens.encoding.encode_corpus_embeddings`).
+        show_progress: progress bars.
 
     Raises:
         UnknownNameError: an unknown system name.
         InputError: a model-based system without a lens.
     """
-    settings = settings or SystemSettings()
+    recipe = recipe or get_recipe(None)
     for name in names:
         parse_systems(name)
     if needs_model(names) and lens is None:
         raise InputError(f"systems {sorted(set(names) & _NEEDS_MODEL)} need a model")
     built: dict[str, System] = {}
-    shared: dict[str, Any] = {}
+    shared: dict[str, Any] = {"seconds": 0.0}
     if needs_model(names):
         start = time.perf_counter()
-        encoding = encode_corpus(lens, doc_texts, settings.sparse, cache=cache, show_progress=show_progress)
+        encoding = encode_corpus(lens, doc_texts, recipe.documents, cache=cache, show_progress=show_progress)
         shared["seconds"] = time.perf_counter() - start
         shared["encoding"] = encoding
         shared["model"] = {"model": lens.name, "head": lens.head.name}
+        shared["embedder"] = lens.embedder
+        if query_texts is not None and ("dense" in names or "hybrid" in names):
+            shared["embedder"] = query_embedder(lens, query_texts, cache=cache)
     for name in names:
-        built[name] = _build(name, built, shared, doc_ids, doc_texts, lens, settings)
+        built[name] = _build(name, built, shared, doc_ids, doc_texts, lens, recipe)
     return [built[n] for n in names]
 
 
-def _build(name, built, shared, doc_ids, doc_texts, lens, settings: SystemSettings) -> System:
+def query_embedder(lens: Lens, query_texts: Sequence[str], *, cache: bool | str | Path = True):
+    """``lens.embedder`` with ``query_texts`` encoded once (cached like a corpus) and served from memory."""
+    from keytokens.embedders.precomputed import WithPrecomputed
+    from keytokens.encoding import encode_corpus_embeddings
+    from keytokens.sparse.corpus import lens_settings
+
+    texts = list(dict.fromkeys(query_texts))
+    emb = encode_corpus_embeddings(lens.embedder, texts, role="query", cache=cache, settings=lens_settings(lens))
+    return WithPrecomputed(lens.embedder, emb, texts, role="query")
+
+
+#: M of ``sparse+qexp`` when the recipe's queries are not expanded.
+DEFAULT_QUERY_EXPANSION = 16
+
+
+def _build(name, built, shared, doc_ids, doc_texts, lens, recipe: Recipe) -> System:
     start = time.perf_counter()
     model = shared.get("model", {})
     if name == "bm25":
-        retriever = BM25Retriever(doc_texts, doc_ids, **settings.bm25)
+        retriever = BM25Retriever(doc_texts, doc_ids, **BM25_SETTINGS)
         return System(name, retriever, retriever.to_dict(), time.perf_counter() - start)
     if name == "dense":
         embeddings = shared["encoding"].embeddings
-        index = DenseIndex.build(embeddings, doc_ids, model=lens.name, similarity=settings.similarity)
-        retriever = DenseRetriever(index, lens.embedder, name=name)
-        info = {**model, "similarity": settings.similarity}
+        index = DenseIndex.build(embeddings, doc_ids, model=lens.name, similarity=recipe.similarity)
+        retriever = DenseRetriever(index, shared["embedder"], name=name)
+        info = {**model, "recipe": recipe.name, "similarity": recipe.similarity}
     elif name in ("sparse", "sparse+qexp"):
         if "index" not in shared:
             shared["index"] = build_index(lens, shared["encoding"], doc_ids)
-        expansion = settings.expansion if name == "sparse+qexp" else 0
-        query = QueryConfig(weights=settings.query_weights, expansion=expansion)
+        query = recipe.query
+        if name == "sparse+qexp":
+            query = QueryConfig(weights=query.weights, expansion=query.expansion or DEFAULT_QUERY_EXPANSION)
         retriever = SparseRetriever.from_lens(shared["index"], lens, query=query, name=name)
-        info = {**model, **settings.sparse.to_dict(), **query.to_dict()}
+        details = {k: v for k, v in shared["encoding"].to_dict().items() if k.startswith("expansion")}
+        info = {**model, "recipe": recipe.name, "documents": recipe.documents.to_dict(), **details}
+        info["query"] = query.to_dict()
     else:  # hybrid
         parts = [
-            built.get(part) or _build(part, built, shared, doc_ids, doc_texts, lens, settings)
+            built.get(part) or _build(part, built, shared, doc_ids, doc_texts, lens, recipe)
             for part in ("sparse", "dense")
         ]
-        retriever = HybridRetriever([p.retriever for p in parts], fusion=settings.fusion, name=name)
-        info = {**model, "fusion": settings.fusion, "parts": {p.name: p.settings for p in parts}}
+        fusion = recipe.fusion
+        retriever = HybridRetriever(
+            [p.retriever for p in parts], fusion=fusion.method, weights=fusion.weights, depth=fusion.depth, name=name
+        )
+        info = {
+            **model,
+            "recipe": recipe.name,
+            "fusion": fusion.to_dict(),
+            "parts": {p.name: p.settings for p in parts},
+        }
     return System(name, retriever, info, shared["seconds"] + time.perf_counter() - start)
 
 
-__all__ = ["SYSTEMS", "System", "SystemSettings", "build_systems", "needs_model", "parse_systems"]
+__all__ = [
+    "BM25_SETTINGS",
+    "SYSTEMS",
+    "System",
+    "build_systems",
+    "needs_model",
+    "parse_systems",
+    "query_embedder",
+]

@@ -41,7 +41,7 @@ class SparseRetriever:
     ) -> None:
         self.index = index
         self.tokenizer = tokenizer
-        self.query = query or QueryConfig()
+        self.query = query or QueryConfig(weights=index.info.config.query_weights)
         self.lens = lens
         self.name = name
         label = lens.name if lens is not None else getattr(tokenizer, "name_or_path", "the query tokenizer")
@@ -84,6 +84,7 @@ class SparseRetriever:
             indexable=self.indexable,
             lens=self.lens,
             centering=self.index.centering,
+            token_map=self.index.token_map,
         )
 
     def search(self, queries: Sequence[str], *, k: int) -> SearchResults:

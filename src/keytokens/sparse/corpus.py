@@ -18,8 +18,13 @@ from keytokens.encoding import DEFAULT_CORPUS_CHUNK, encode_corpus_embeddings
 from keytokens.lens import Lens
 from keytokens.sparse.centering import Centering
 from keytokens.sparse.documents import SparseConfig, encode_documents
+from keytokens.sparse.expansion import expansion_stats, expansion_tokens
 from keytokens.sparse.index import IndexInfo, SparseIndex
+from keytokens.sparse.lexical import LexicalIndexConfig, lexical_vectors, map_tokens, token_map
 from keytokens.sparse.tokenizer import tokenize, tokenizer_fingerprint
+
+#: The document side of a sparse index: aligned tokens only (the paper) or own tokens + expansion.
+DocumentConfig = SparseConfig | LexicalIndexConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +36,16 @@ class CorpusEncoding:
         vectors: ``(n, |V|) float32`` CSR sparse document vectors.
         centering: the centering fitted on ``embeddings`` and applied before the head.
         config: the sparse settings used.
+        token_map: ``(|V|,) int32`` token id → term id of a lexical index (None: identity).
+        details: what the encoding did (expansion head, share of new expansion tokens).
     """
 
     embeddings: np.ndarray
     vectors: sp.csr_matrix
     centering: Centering
-    config: SparseConfig
+    config: DocumentConfig
+    token_map: np.ndarray | None = None
+    details: dict | None = None
 
     def __post_init__(self) -> None:
         if self.embeddings.ndim != 2 or self.vectors.shape[0] != self.embeddings.shape[0]:
@@ -50,6 +59,7 @@ class CorpusEncoding:
             "nnz": int(self.vectors.nnz),
             "centering": self.centering.to_dict(),
             "config": self.config.to_dict(),
+            **(self.details or {}),
         }
 
 
@@ -67,7 +77,7 @@ def lens_settings(lens: Lens) -> dict:
     return {key: value for key, value in lens.preset.to_dict().items() if key not in _NOT_EMBEDDING}
 
 
-def index_info(lens: Lens, config: SparseConfig) -> IndexInfo:
+def index_info(lens: Lens, config: DocumentConfig) -> IndexInfo:
     """The :class:`IndexInfo` of an index built through ``lens`` with ``config``."""
     return IndexInfo(
         model=lens.name,
@@ -79,19 +89,29 @@ def index_info(lens: Lens, config: SparseConfig) -> IndexInfo:
 
 
 def sparse_vectors(
-    lens: Lens, embeddings: np.ndarray, texts: Sequence[str] | None, config: SparseConfig
+    lens: Lens, embeddings: np.ndarray, texts: Sequence[str] | None, config: DocumentConfig
 ) -> tuple[sp.csr_matrix, Centering]:
     """Sparse document vectors from embeddings already computed (no forward pass).
 
     Args:
         lens: the lens whose head reads the embeddings.
         embeddings: ``(n, d)`` document embeddings.
-        texts: the documents, needed only when ``config.keep_own_tokens``.
+        texts: the documents, needed for own tokens (``keep_own_tokens`` or a lexical index).
         config: the sparse settings.
 
     Returns:
         ``(vectors, centering)``: ``(n, |V|)`` CSR and the centering fitted on ``embeddings``.
     """
+    encoded = read_documents(lens, embeddings, texts, config)
+    return encoded.vectors, encoded.centering
+
+
+def read_documents(
+    lens: Lens, embeddings: np.ndarray, texts: Sequence[str] | None, config: DocumentConfig
+) -> CorpusEncoding:
+    """The :class:`CorpusEncoding` of documents whose embeddings are already computed."""
+    if isinstance(config, LexicalIndexConfig):
+        return _lexical_documents(lens, embeddings, texts, config)
     centering = Centering.fit(config.centering, embeddings)
     own = tokenize(lens.vocabulary.tokenizer, list(texts)) if config.keep_own_tokens and texts is not None else None
     vectors = encode_documents(
@@ -102,13 +122,34 @@ def sparse_vectors(
         centering=centering,
         own_token_ids=own,
     )
-    return vectors, centering
+    return CorpusEncoding(embeddings=embeddings, vectors=vectors, centering=centering, config=config)
+
+
+def _lexical_documents(
+    lens: Lens, embeddings: np.ndarray, texts: Sequence[str] | None, config: LexicalIndexConfig
+) -> CorpusEncoding:
+    if texts is None:
+        raise ValueError("a lexical index needs the documents' texts")
+    mapping = token_map(lens.vocabulary, config.lexical.normalize)
+    terms = map_tokens(tokenize(lens.vocabulary.tokenizer, list(texts)), mapping)
+    ids, head_name = expansion_tokens(lens, embeddings, texts, config.expansion)
+    vectors = lexical_vectors(
+        terms,
+        vocab_size=lens.head.vocab_size,
+        config=config.lexical,
+        expansion=mapping[ids] if ids.size else None,
+    )
+    details = {"expansion_head": head_name, "expansion": expansion_stats(ids, terms, mapping)}
+    return CorpusEncoding(
+        embeddings=embeddings, vectors=vectors, centering=Centering(), config=config, token_map=mapping,
+        details=details,
+    )  # fmt: skip
 
 
 def encode_corpus(
     lens: Lens,
     texts: Sequence[str],
-    config: SparseConfig,
+    config: DocumentConfig,
     *,
     cache: bool | str | Path = True,
     chunk_size: int = DEFAULT_CORPUS_CHUNK,
@@ -133,15 +174,27 @@ def encode_corpus(
         chunk_size=chunk_size,
         show_progress=show_progress,
     )
-    vectors, centering = sparse_vectors(lens, embeddings, texts, config)
-    return CorpusEncoding(embeddings=embeddings, vectors=vectors, centering=centering, config=config)
+    return read_documents(lens, embeddings, texts, config)
 
 
 def build_index(lens: Lens, encoding: CorpusEncoding, doc_ids: Sequence[str]) -> SparseIndex:
     """The sparse index of an encoded corpus."""
     return SparseIndex.build(
-        encoding.vectors, doc_ids, info=index_info(lens, encoding.config), centering=encoding.centering
+        encoding.vectors,
+        doc_ids,
+        info=index_info(lens, encoding.config),
+        centering=encoding.centering,
+        token_map=encoding.token_map,
     )
 
 
-__all__ = ["CorpusEncoding", "build_index", "encode_corpus", "index_info", "lens_settings", "sparse_vectors"]
+__all__ = [
+    "CorpusEncoding",
+    "DocumentConfig",
+    "build_index",
+    "encode_corpus",
+    "index_info",
+    "lens_settings",
+    "read_documents",
+    "sparse_vectors",
+]

@@ -35,6 +35,10 @@ class SparseConfig:
     centering: str = "none"
     keep_own_tokens: bool = False
 
+    mode = "aligned"
+    #: query token weights that fit these document weights (the IDF of each query token)
+    query_weights = "idf"
+
     def __post_init__(self) -> None:
         if not isinstance(self.k, int) or self.k < 1:
             raise ValueError(f"k must be a positive integer; got {self.k!r}")
@@ -44,6 +48,7 @@ class SparseConfig:
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return {
+            "mode": self.mode,
             "k": self.k,
             "weighting": self.weighting,
             "centering": self.centering,

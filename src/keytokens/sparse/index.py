@@ -21,9 +21,12 @@ from keytokens.ranking import SearchResults, top_k
 from keytokens.sparse.centering import Centering
 from keytokens.sparse.documents import SparseConfig
 from keytokens.sparse.explain import Explanation, explain_match
+from keytokens.sparse.lexical import LexicalIndexConfig
 from keytokens.sparse.tokenizer import save_tokenizer
 
 KIND = "sparse-index"
+#: Characters of each document kept for showing hits (its title and the start of its text).
+SNIPPET_CHARS = 200
 SCHEMA_VERSION = 1
 #: Queries scored at once; bounds the ``(chunk, n_docs)`` sparse score matrix.
 QUERY_CHUNK = 256
@@ -38,14 +41,15 @@ class IndexInfo:
         head: the vocabulary head's name.
         tokenizer: fingerprint of the tokenizer (:func:`~keytokens.sparse.tokenizer.tokenizer_fingerprint`).
         vocab_size: ``|V|``, the columns of the matrix.
-        config: K, weighting, centering and own-token setting.
+        config: the document side: aligned tokens (:class:`SparseConfig`) or own tokens with BM25 impacts
+            plus expansion (:class:`LexicalIndexConfig`).
     """
 
     model: str
     head: str
     tokenizer: str
     vocab_size: int
-    config: SparseConfig
+    config: SparseConfig | LexicalIndexConfig
 
     def __post_init__(self) -> None:
         if self.vocab_size < 1:
@@ -69,8 +73,17 @@ class IndexInfo:
             head=str(data["head"]),
             tokenizer=str(data["tokenizer"]),
             vocab_size=int(data["vocab_size"]),
-            config=SparseConfig.from_dict(data["config"]),
+            config=document_config(data["config"]),
         )
+
+
+def document_config(data: dict) -> SparseConfig | LexicalIndexConfig:
+    """A document config from its ``to_dict`` form (``mode`` absent: an aligned-token index of schema 1)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"config must be a JSON object; got {type(data).__name__}")
+    if data.get("mode", "aligned") == "lexical":
+        return LexicalIndexConfig.from_dict(data)
+    return SparseConfig.from_dict(data)
 
 
 class SparseIndex:
@@ -81,6 +94,7 @@ class SparseIndex:
         doc_ids: the ``n_docs`` unique document ids, in row order.
         info: what the index was built from.
         centering: the centering fitted on the corpus (queries expanded through the model use it too).
+        token_map: ``(|V|,) int32`` token id → term id for lexical indexes (queries are mapped the same way).
         path: the folder it was loaded from, for messages.
 
     Raises:
@@ -95,6 +109,7 @@ class SparseIndex:
         *,
         info: IndexInfo,
         centering: Centering | None = None,
+        token_map: np.ndarray | None = None,
         path: Path | None = None,
     ) -> None:
         csc = matrix if isinstance(matrix, sp.csc_matrix) else sp.csc_matrix(matrix, dtype=np.float32)
@@ -107,7 +122,11 @@ class SparseIndex:
         self.doc_ids = ids
         self.info = info
         self.centering = centering or Centering()
+        if token_map is not None and np.shape(token_map) != (info.vocab_size,):
+            raise ShapeError(f"token map has shape {np.shape(token_map)}; expected ({info.vocab_size},)")
+        self.token_map = token_map
         self.path = path
+        self._snippets: tuple[np.ndarray, np.ndarray] | None = None  # (utf-8 bytes, (n + 1,) offsets)
         self._positions: dict[str, int] | None = None
         self._postings: tuple[sp.csc_matrix, sp.csr_matrix] | None = None  # (matrix, its transpose as CSR)
 
@@ -119,6 +138,7 @@ class SparseIndex:
         *,
         info: IndexInfo,
         centering: Centering | None = None,
+        token_map: np.ndarray | None = None,
     ) -> SparseIndex:
         """Index ``(n_docs, |V|)`` document vectors (from :func:`~keytokens.sparse.documents.encode_documents`).
 
@@ -130,7 +150,29 @@ class SparseIndex:
         csc = sp.csc_matrix(vectors, dtype=np.float32)
         csc.sum_duplicates()
         csc.sort_indices()
-        return cls(_compact(csc), _check_ids(doc_ids), info=info, centering=centering)
+        return cls(_compact(csc), _check_ids(doc_ids), info=info, centering=centering, token_map=token_map)
+
+    def with_snippets(self, texts: Sequence[str], *, chars: int = SNIPPET_CHARS) -> SparseIndex:
+        """Keep the first ``chars`` characters of each document, shown beside search hits (saved with the index).
+
+        Raises:
+            ShapeError: not one text per document.
+        """
+        if len(texts) != self.n_docs:
+            raise ShapeError(f"{len(texts)} texts for {self.n_docs} documents")
+        parts = [" ".join(str(t)[: chars * 2].split())[:chars].encode("utf-8") for t in texts]
+        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in parts], out=offsets[1:])
+        self._snippets = (np.frombuffer(b"".join(parts), dtype=np.uint8).copy(), offsets)
+        return self
+
+    def snippet(self, doc_id: str) -> str | None:
+        """The start of document ``doc_id``'s text, or None when the index keeps no snippets."""
+        if self._snippets is None:
+            return None
+        data, offsets = self._snippets
+        pos = self.position(doc_id)
+        return bytes(data[offsets[pos] : offsets[pos + 1]]).decode("utf-8", errors="replace")
 
     @property
     def n_docs(self) -> int:
@@ -183,7 +225,7 @@ class SparseIndex:
         stacked.sum_duplicates()
         stacked.sort_indices()
         ids = np.concatenate([np.asarray(self.doc_ids, dtype=str), np.asarray(new_ids, dtype=str)])
-        return SparseIndex(_compact(stacked), ids, info=self.info, centering=self.centering)
+        return SparseIndex(_compact(stacked), ids, info=self.info, centering=self.centering, token_map=self.token_map)
 
     def search(self, queries: sp.spmatrix | sp.sparray, *, k: int) -> SearchResults:
         """The ``k`` best documents of each query vector.
@@ -258,6 +300,10 @@ class SparseIndex:
         arrays = {"data": m.data, "indices": m.indices, "indptr": m.indptr, "doc_ids": self.doc_ids}
         if self.centering.vector is not None:
             arrays["centering"] = self.centering.vector
+        if self.token_map is not None:
+            arrays["token_map"] = np.asarray(self.token_map, dtype=np.int32)
+        if self._snippets is not None:
+            arrays["snippet_bytes"], arrays["snippet_offsets"] = self._snippets
         meta = {**self.info.to_dict(), "n_docs": self.n_docs, "nnz": self.nnz, "centering": self.centering.name}
         extra = None if tokenizer is None else lambda tmp: save_tokenizer(tokenizer, tmp)
         return store.save(
@@ -280,7 +326,20 @@ class SparseIndex:
             centering = Centering(stored.meta["centering"], a.get("centering"))
             _check_postings(a["data"], a["indices"], a["indptr"], n_docs, info.vocab_size)
             matrix = sp.csc_matrix((a["data"], a["indices"], a["indptr"]), shape=(n_docs, info.vocab_size), copy=False)
-            return cls(matrix, a["doc_ids"], info=info, centering=centering, path=Path(path))
+            token_map = a.get("token_map")
+            if token_map is not None and (token_map.min(initial=0) < -1 or token_map.max(initial=0) >= info.vocab_size):
+                raise ValueError("token_map points outside the vocabulary")
+            index = cls(matrix, a["doc_ids"], info=info, centering=centering, token_map=token_map, path=Path(path))
+            if "snippet_bytes" in a:
+                offsets = a["snippet_offsets"]
+                if (
+                    offsets.shape != (n_docs + 1,)
+                    or offsets[-1] != len(a["snippet_bytes"])
+                    or np.any(np.diff(offsets) < 0)
+                ):
+                    raise ValueError("snippet offsets do not match the documents")
+                index._snippets = (a["snippet_bytes"], offsets)
+            return index
         except (KeyError, TypeError, ValueError) as exc:
             raise store.StoreError(f"{str(path)!r} is damaged: {exc}") from None
 
@@ -336,4 +395,4 @@ def _check_postings(data, indices, indptr, n_docs: int, vocab_size: int) -> None
         raise ValueError(f"postings point outside the {n_docs} documents")
 
 
-__all__ = ["KIND", "SCHEMA_VERSION", "IndexInfo", "SparseIndex"]
+__all__ = ["KIND", "SCHEMA_VERSION", "IndexInfo", "SparseIndex", "document_config"]

@@ -75,6 +75,7 @@ def query_vectors(
     token_weights: np.ndarray,
     indexable: np.ndarray,
     expansion_ids: np.ndarray | None = None,
+    token_map: np.ndarray | None = None,
 ) -> sp.csr_matrix:
     """Sparse query vectors: each query's distinct indexable tokens, weighted by ``token_weights``.
 
@@ -83,6 +84,7 @@ def query_vectors(
         token_weights: ``(|V|,) float32`` weight of each token in a query (ones, or IDF from the index).
         indexable: ``(|V|,) bool``; tokens that can be in an index (special tokens are dropped).
         expansion_ids: optional ``(n_queries, M) int64`` aligned token ids added to each query.
+        token_map: optional ``(|V|,)`` token id → term id of a lexical index (``-1``: dropped).
 
     Returns:
         ``(n_queries, |V|) float32`` CSR with sorted indices; a query with no indexable token is an empty row.
@@ -101,6 +103,9 @@ def query_vectors(
         if expansion_ids is not None:
             ids = np.concatenate([ids, np.asarray(expansion_ids[row], dtype=np.int64)])
         ids = ids[(ids >= 0) & (ids < vocab_size)]
+        if token_map is not None:
+            ids = np.asarray(token_map, dtype=np.int64)[ids]
+            ids = ids[ids >= 0]
         ids = np.unique(ids[indexable[ids]])
         indices.append(ids)
         indptr.append(indptr[-1] + len(ids))
@@ -118,6 +123,7 @@ def encode_queries(
     indexable: np.ndarray,
     lens=None,
     centering=None,
+    token_map: np.ndarray | None = None,
 ) -> sp.csr_matrix:
     """Query vectors as every sparse retriever makes them: own tokens, plus top-M aligned tokens when expanding.
 
@@ -129,6 +135,7 @@ def encode_queries(
         indexable: ``(|V|,) bool``; tokens that can be in an index.
         lens: runs the model for expansion (only read when ``config.expansion > 0``).
         centering: the index's centering, applied to the query embeddings before the head.
+        token_map: the index's token id → term id map (lexical indexes).
     """
     from keytokens.heads import topk
     from keytokens.sparse.tokenizer import tokenize
@@ -140,7 +147,11 @@ def encode_queries(
         emb = centering.apply(emb) if centering is not None else emb
         expansion, _ = topk(lens.head, emb, config.expansion, mask=indexable)
     return query_vectors(
-        tokenize(tokenizer, texts), token_weights=token_weights, indexable=indexable, expansion_ids=expansion
+        tokenize(tokenizer, texts),
+        token_weights=token_weights,
+        indexable=indexable,
+        expansion_ids=expansion,
+        token_map=token_map,
     )
 
 
