@@ -4,8 +4,8 @@ import pytest
 
 from keytokens.errors import InputError, UnknownNameError
 from keytokens.evaluation import Report, build_systems, evaluate, load_beir, parse_systems
-from keytokens.retrieval.recipes import RECIPES
 from keytokens.retrieval import BM25Retriever
+from keytokens.retrieval.recipes import RECIPES
 from keytokens.sparse import QueryConfig, SparseConfig
 from tests.retrieval.tinybeir import write_beir
 

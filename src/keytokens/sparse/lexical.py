@@ -4,9 +4,10 @@ The model's tokenizer splits each document; tokens that differ only by case, a l
 or (optionally) an English suffix are merged into one term (:func:`token_map`), and each term's
 weight in the document is its Lucene BM25 impact
 
-    ``w(t, d) = idf(t) · tf(t, d) (k1 + 1) / (tf(t, d) + k1 (1 − b + b |d| / avgdl))``
+    ``w(t, d) = idf(t) · tf(t, d) / (tf(t, d) + k1 (1 − b + b |d| / avgdl))``, ``idf(t) = log(1 + (N − df + 0.5) / (df + 0.5))``
 
-(Robertson & Zaragoza 2009; Lucene's variant as bm25s computes it — bm25s does the arithmetic here).
+(Robertson & Zaragoza 2009, in the form Lucene 8+ uses, without the constant (k1 + 1) factor; bm25s does the
+arithmetic here).
 Aligned tokens of the document's embedding (:mod:`keytokens.sparse.expansion`) are appended to its
 tokens as pseudo-occurrences before the statistics are taken, so a key token the text does not
 contain gets a weight on the same scale as the words it does contain (document expansion). A query
