@@ -4,7 +4,8 @@ The model's tokenizer splits each document; tokens that differ only by case, a l
 or (optionally) an English suffix are merged into one term (:func:`token_map`), and each term's
 weight in the document is its Lucene BM25 impact
 
-    ``w(t, d) = idf(t) · tf(t, d) / (tf(t, d) + k1 (1 − b + b |d| / avgdl))``, ``idf(t) = log(1 + (N − df + 0.5) / (df + 0.5))``
+    ``w(t, d) = idf(t) · tf(t, d) / (tf(t, d) + k1 (1 − b + b |d| / avgdl))``,
+    ``idf(t) = log(1 + (N − df + 0.5) / (df + 0.5))``
 
 (Robertson & Zaragoza 2009, in the form Lucene 8+ uses, without the constant (k1 + 1) factor; bm25s does the
 arithmetic here).
