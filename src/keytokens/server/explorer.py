@@ -185,7 +185,9 @@ class Explorer:
             hits = []
             for doc_id, score in results.hits(0):
                 matches = served.searcher.explain(query, doc_id).to_dict()["matches"] if explain else None
-                hits.append({"id": doc_id, "score": score, "matches": matches})
+                snippet = getattr(getattr(served.searcher, "index", None), "snippet", None)
+                text = snippet(doc_id) if snippet is not None else None
+                hits.append({"id": doc_id, "score": score, "snippet": text, "matches": matches})
         return {"index": index, "query": query, "k": k, "hits": hits}
 
 

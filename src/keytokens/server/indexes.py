@@ -60,12 +60,10 @@ def index_summary(path: Path) -> dict:
         raise InputError(f"{str(path)!r} holds a {document['kind']}; the explorer searches {SPARSE_KIND}es")
     meta = document["meta"]
     config = meta.get("config") or {}
-    return {
-        "model": meta.get("model"),
-        "n_docs": meta.get("n_docs"),
-        "k": config.get("k"),
-        "weighting": config.get("weighting"),
-    }
+    summary = {"model": meta.get("model"), "n_docs": meta.get("n_docs"), "k": config.get("k")}
+    if config.get("mode", "aligned") == "lexical":
+        return {**summary, "k": (config.get("expansion") or {}).get("k"), "weighting": "bm25"}
+    return {**summary, "weighting": config.get("weighting")}
 
 
 def parse_index(spec: str) -> tuple[str, Path]:

@@ -199,6 +199,7 @@ class Hit(BaseModel):
 
     id: str
     score: float
+    snippet: str | None = Field(None, description="the start of the document's text, when the index keeps it")
     matches: list[Match] | None
 
 

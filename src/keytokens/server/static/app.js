@@ -65,6 +65,9 @@ function settings() {
   return body;
 }
 
+// three significant digits: a softmax weight of 3.5e-5 must not print as 0.00
+const num = (x) => (Math.abs(x) >= 0.01 || x === 0 ? x.toFixed(3) : x.toPrecision(3));
+
 function tokenRow(token, maxAbs, mark) {
   const row = el("div", "token");
   row.dataset.token = token.token;
@@ -75,7 +78,7 @@ function tokenRow(token, maxAbs, mark) {
   const fill = el("span", "fill");
   fill.style.width = `${Math.max(2, (100 * Math.abs(token.score)) / (maxAbs || 1))}%`;
   track.append(fill);
-  row.append(track, el("span", "score", token.score.toFixed(2)));
+  row.append(track, el("span", "score", num(token.score)));
   row.title = token.raw ? `${token.raw} (id ${token.id})` : `id ${token.id}`;
   return row;
 }
@@ -185,8 +188,9 @@ async function searchIndex() {
   for (const hit of result.hits) {
     const item = el("li");
     const head = el("div");
-    head.append(el("span", "doc", hit.id), el("span", "", `  score ${hit.score.toFixed(3)}`));
+    head.append(el("span", "doc", hit.id), el("span", "", `  score ${num(hit.score)}`));
     item.append(head);
+    if (hit.snippet) item.append(el("div", "snippet", hit.snippet));
     if (hit.matches && hit.matches.length) {
       const tokens = hit.matches.map((m) => ({ id: m.id, token: m.token ?? String(m.id), score: m.contribution }));
       item.append(tokenList(tokens));
