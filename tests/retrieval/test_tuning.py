@@ -79,3 +79,15 @@ def test_fusion_weights_flag(beir_dir, tmp_path, monkeypatch, cache_root, capsys
 
 
 assert QRELS  # the tiny dataset judges three queries
+
+
+def test_eval_keeps_going_past_qrels_for_missing_documents_unless_strict(tmp_path, monkeypatch, cache_root, capsys):
+    # official ArguAna judges documents its corpus lacks: BEIR and MTEB drop those judgments with a warning
+    folder = write_beir(tmp_path / "dangling", qrels=QRELS + "q1\tmissing-doc\t1\n")
+    monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: tiny_lens()))
+    assert main(["eval", str(folder), "--systems", "bm25,sparse", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "warning:" in captured.err and "missing-doc" in captured.err
+    assert json.loads(captured.out)["results"][0]["n_queries"] == 3
+    assert main(["eval", str(folder), "--systems", "bm25", "--strict"]) == 1
+    assert "missing-doc" in capsys.readouterr().err

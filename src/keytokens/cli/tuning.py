@@ -50,7 +50,7 @@ def tune(
     def progress(trial) -> None:
         if not as_json:
             scores = "  ".join(f"{k} {v:.4f}" for k, v in trial.scores.items())
-            err.print(f"[{trial.stage}] {trial.system}: {scores}", highlight=False)
+            err.print(f"[{trial.stage}] {trial.system}: {scores}", highlight=False, markup=False)
 
     result = run_tune(
         datasets,
