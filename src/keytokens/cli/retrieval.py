@@ -71,23 +71,25 @@ def index(
     from keytokens.retrieval.dense import KIND as DENSE
     from keytokens.sparse import SparseConfig, build_index, encode_corpus
     from keytokens.sparse.index import KIND as SPARSE
-    from keytokens.store import check_destination
+    from keytokens.store import store_transaction
 
     config = SparseConfig(k=k, weighting=weighting, centering=centering, keep_own_tokens=keep_own_tokens)
-    check_destination(out_dir, kind=SPARSE, overwrite=force)
-    if dense_out is not None:
-        check_destination(dense_out, kind=DENSE, overwrite=force)
-    doc_ids, texts = read_corpus(corpus)
-    start = time.perf_counter()
-    lens = Lens.load(model, head=head, max_length=max_length)
-    encoding = encode_corpus(lens, texts, config, cache=not no_cache, show_progress=not as_json)
-    sparse = build_index(lens, encoding, doc_ids)
-    sparse.save(out_dir, tokenizer=lens.vocabulary.tokenizer, overwrite=force)
-    summary = {"index": str(out_dir), **sparse.to_dict(), "seconds": round(time.perf_counter() - start, 3)}
-    if dense_out is not None:
-        dense = DenseIndex.build(encoding.embeddings, doc_ids, model=lens.name)
-        dense.save(dense_out, overwrite=force)
-        summary["dense_index"] = str(dense_out)
+    if dense_out is not None and dense_out.absolute() == out_dir.absolute():
+        raise typer.BadParameter("--dense-out must be another folder than --out")
+    destinations = {out_dir: SPARSE, **({dense_out: DENSE} if dense_out is not None else {})}
+    with store_transaction(destinations, overwrite=force) as tx:  # refused now, not after the encoding
+        doc_ids, texts = read_corpus(corpus)
+        start = time.perf_counter()
+        lens = Lens.load(model, head=head, max_length=max_length)
+        encoding = encode_corpus(lens, texts, config, cache=not no_cache, show_progress=not as_json)
+        sparse = build_index(lens, encoding, doc_ids)
+        sparse.save(out_dir, tokenizer=lens.vocabulary.tokenizer, overwrite=force, transaction=tx)
+        summary = {"index": str(out_dir), **sparse.to_dict()}
+        if dense_out is not None:
+            dense = DenseIndex.build(encoding.embeddings, doc_ids, model=lens.name)
+            dense.save(dense_out, overwrite=force, transaction=tx)
+            summary["dense_index"] = str(dense_out)
+    summary["seconds"] = round(time.perf_counter() - start, 3)
     if as_json:
         out.print_json(json.dumps(summary))
         return

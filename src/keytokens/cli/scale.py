@@ -202,36 +202,48 @@ def _shards_to_folder(folder, spec, out_dir, dense_out, force) -> dict:
     from keytokens.retrieval.dense import KIND as DENSE
     from keytokens.sparse import SparseIndex
     from keytokens.sparse.index import KIND as SPARSE
-    from keytokens.store import check_destination
+    from keytokens.store import store_transaction
 
-    check_destination(out_dir, kind=SPARSE, overwrite=force)
-    if dense_out is not None:
-        check_destination(dense_out, kind=DENSE, overwrite=force)
-    shards = list(iter_shards(folder, spec))
-    ids = [d for s in shards for d in s.ids]
-    sparse = SparseIndex.build(sp.vstack([s.vectors for s in shards], format="csr"), ids, info=spec.index)
-    sparse.save(out_dir, tokenizer=_hf_tokenizer(folder), overwrite=force)
-    summary = {"backend": "embedded", "from_shards": str(folder), "index": str(out_dir), **sparse.to_dict()}
-    if dense_out is not None:
-        embeddings = np.concatenate([s.embeddings for s in shards])
-        DenseIndex.build(embeddings, ids, model=spec.index.model).save(dense_out, overwrite=force)
-        summary["dense_index"] = str(dense_out)
+    destinations = {out_dir: SPARSE, **({dense_out: DENSE} if dense_out is not None else {})}
+    with store_transaction(destinations, overwrite=force) as tx:  # refused now, not after reading the shards
+        tokenizer = _hf_tokenizer(folder, spec)
+        shards = list(iter_shards(folder, spec))
+        ids = [d for s in shards for d in s.ids]
+        sparse = SparseIndex.build(sp.vstack([s.vectors for s in shards], format="csr"), ids, info=spec.index)
+        sparse.save(out_dir, tokenizer=tokenizer, overwrite=force, transaction=tx)
+        summary = {"backend": "embedded", "from_shards": str(folder), "index": str(out_dir), **sparse.to_dict()}
+        if dense_out is not None:
+            embeddings = np.concatenate([s.embeddings for s in shards])
+            dense = DenseIndex.build(embeddings, ids, model=spec.index.model)
+            dense.save(dense_out, overwrite=force, transaction=tx)
+            summary["dense_index"] = str(dense_out)
     return summary
 
 
-def _hf_tokenizer(folder: Path):
-    """The tokenizer saved with the shards, as a Hugging Face tokenizer (so it can be saved with the index)."""
+def _hf_tokenizer(folder: Path, spec):
+    """The tokenizer saved with the shards, as a Hugging Face tokenizer (so it can be saved with the index).
+
+    Raises:
+        InputError: it cannot be read, or it is not the tokenizer the shards were encoded with.
+    """
     from transformers import AutoTokenizer
 
     from keytokens.errors import InputError
-    from keytokens.sparse.tokenizer import TOKENIZER_DIR
+    from keytokens.sparse.tokenizer import TOKENIZER_DIR, tokenizer_fingerprint
 
     path = Path(folder) / TOKENIZER_DIR
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
+        fingerprint = tokenizer_fingerprint(tokenizer)
+        tokenizer.name_or_path = json.loads((path / "keytokens_special.json").read_text()).get("name") or str(path)
     except Exception as exc:  # transformers raises many types for a missing or damaged folder
         raise InputError(f"the tokenizer saved in {str(folder)!r} cannot be read: {exc}") from None
-    tokenizer.name_or_path = json.loads((path / "keytokens_special.json").read_text()).get("name") or str(path)
+    if fingerprint != spec.index.tokenizer:
+        raise InputError(
+            f"the tokenizer saved in {str(path)!r} (fingerprint {fingerprint}) is not the one the shards were "
+            f"encoded with ({spec.index.model!r}, fingerprint {spec.index.tokenizer}): run `keytokens encode` "
+            "again into this folder"
+        )
     return tokenizer
 
 
