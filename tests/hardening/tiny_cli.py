@@ -19,7 +19,6 @@ from pathlib import Path
 
 
 def _install() -> None:
-    from keytokens import commit
     from keytokens.lens import Lens
     from tests.retrieval.tinylens import tiny_lens
 
@@ -39,6 +38,8 @@ def _install() -> None:
     embedder.encode = slow_encode
     Lens.load = classmethod(lambda cls, *args, **kwargs: lens)
     crash = os.environ.get("TINY_CLI_CRASH_AT")
+    if crash or os.environ.get("TINY_CLI_NO_EXCHANGE"):
+        from keytokens import commit
     if crash:
         commit._checkpoint = lambda step: os.kill(os.getpid(), signal.SIGKILL) if step == crash else None
     if os.environ.get("TINY_CLI_NO_EXCHANGE"):
