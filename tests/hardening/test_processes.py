@@ -34,7 +34,7 @@ def test_a_second_writer_of_the_same_new_index_is_refused(tmp_path, corpus, cli_
     assert second.returncode == 1
     assert second.stderr.strip().startswith("error:") and "being written by another keytokens process" in second.stderr
     assert "Traceback" not in second.stderr
-    stdout, stderr = first.communicate(timeout=300)
+    _, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stderr
     assert SparseIndex.load(out).n_docs == 8  # the first writer's index, not replaced by the second
 
@@ -82,11 +82,11 @@ def test_kill_9_during_a_forced_rebuild_loses_neither_index(tmp_path, cli_env, s
 def test_ctrl_c_during_index_exits_130_and_a_rerun_resumes(tmp_path, cli_env, monkeypatch):
     corpus = write_corpus(tmp_path / "big.jsonl", 600)  # three chunks of 256 texts
     out = tmp_path / "idx"
-    proc = start_cli(["index", str(corpus), "--out", str(out), "-k", "2"], cli_env,
-                     TINY_CLI_SLOW="60", TINY_CLI_SLOW_FROM="2", TINY_CLI_STARTED=str(tmp_path / "started"))  # fmt: skip
+    slow = {"TINY_CLI_SLOW": "60", "TINY_CLI_SLOW_FROM": "2", "TINY_CLI_STARTED": str(tmp_path / "started")}
+    proc = start_cli(["index", str(corpus), "--out", str(out), "-k", "2"], cli_env, **slow)
     _wait_for(tmp_path / "started", proc)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+    _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("interrupted: 1 of 3 chunks of embeddings are cached in")
@@ -108,8 +108,9 @@ def test_ctrl_c_during_index_exits_130_and_a_rerun_resumes(tmp_path, cli_env, mo
 def test_ctrl_c_during_encode_says_which_shards_are_kept(tmp_path, cli_env):
     pytest.importorskip("pyarrow")
     corpus = write_corpus(tmp_path / "c.jsonl", 9)
-    proc = start_cli(["encode", str(corpus), "--out", str(tmp_path / "shards"), "--shard-size", "3", "-k", "2"], cli_env,
-                     TINY_CLI_SLOW="60", TINY_CLI_SLOW_FROM="3", TINY_CLI_STARTED=str(tmp_path / "started"))  # fmt: skip
+    slow = {"TINY_CLI_SLOW": "60", "TINY_CLI_SLOW_FROM": "3", "TINY_CLI_STARTED": str(tmp_path / "started")}
+    args = ["encode", str(corpus), "--out", str(tmp_path / "shards"), "--shard-size", "3", "-k", "2"]
+    proc = start_cli(args, cli_env, **slow)
     _wait_for(tmp_path / "started", proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)

@@ -1,4 +1,4 @@
-"""A forced re-encode replaces the old run's tokenizer; shards are indexed only with theirs; checkpoints are not pickles."""
+"""Forced re-encodes replace the old tokenizer; shards index only with theirs; checkpoints are not pickles."""
 
 from __future__ import annotations
 
