@@ -48,6 +48,11 @@ class LockedError(StoreError):
     """Another live process is writing the destination."""
 
 
+def absolute(path: str | Path) -> Path:
+    """``path`` made absolute and normalised (``.`` and ``..`` removed; symbolic links kept)."""
+    return Path(os.path.abspath(path))
+
+
 def lock_file(dest: Path) -> Path:
     """``.X.lock`` beside ``X``."""
     return dest.parent / f".{dest.name}.lock"
@@ -69,8 +74,8 @@ def locked(dest: str | Path) -> Iterator[None]:
     Raises:
         LockedError: another live process holds it.
     """
-    path = lock_file(Path(dest))
-    key = str(path.absolute())
+    path = lock_file(absolute(dest))
+    key = str(path)
     with _held_guard:
         if key in _held:
             _held[key][1] += 1
@@ -163,13 +168,13 @@ class Transaction:
     """
 
     def __init__(self, destinations: Iterable[str | Path]) -> None:
-        self.destinations = tuple(dict.fromkeys(Path(d) for d in destinations))
+        self.destinations = tuple(dict.fromkeys(absolute(d) for d in destinations))
         self._staged: dict[Path, Path] = {}
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Transaction:
         try:
-            for dest in sorted(self.destinations, key=lambda p: str(p.absolute())):  # one order: no lock cycles
+            for dest in sorted(self.destinations, key=str):  # one order everywhere: no lock cycles
                 check_parents(dest)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 self._stack.enter_context(locked(dest))
@@ -182,7 +187,7 @@ class Transaction:
 
     def stage(self, dest: str | Path) -> Path:
         """A new empty temporary folder that will replace ``dest`` when the transaction commits."""
-        dest = Path(dest)
+        dest = absolute(dest)
         if dest not in self.destinations:
             known = [str(d) for d in self.destinations]
             raise ValueError(f"{str(dest)!r} is not a destination of this transaction ({known})")
@@ -208,9 +213,9 @@ class Transaction:
         txid = uuid.uuid4().hex[:12]
         entries = [
             {
-                "dest": str(dest.absolute()),
-                "staged": str(tmp.absolute()),
-                "old": str((dest.parent / f".{dest.name}.old-{txid}").absolute()),
+                "dest": str(dest),
+                "staged": str(tmp),
+                "old": str(dest.parent / f".{dest.name}.old-{txid}"),
                 "inode": tmp.stat().st_ino,
             }
             for dest, tmp in self._staged.items()
@@ -236,7 +241,7 @@ def recover(dest: str | Path) -> bool:
         StoreError: the journal is damaged or the new folder it names is gone.
         LockedError: another destination of the same commit is being written by another process.
     """
-    dest = Path(dest)
+    dest = absolute(dest)
     journal = journal_file(dest)
     finished = False
     if journal.is_file():
@@ -262,7 +267,7 @@ def recover_for_reading(dest: str | Path) -> None:
         StoreError: ``dest`` is missing because a live writer is replacing it, or the crash cannot be
             repaired from here (no permission).
     """
-    dest = Path(dest)
+    dest = absolute(dest)
     if not journal_file(dest).is_file():
         return
     try:
@@ -396,6 +401,7 @@ __all__ = [
     "LockedError",
     "StoreError",
     "Transaction",
+    "absolute",
     "check_parents",
     "journal_file",
     "lock_file",

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from keytokens._version import __version__
-from keytokens.commit import LockedError, StoreError, Transaction, check_parents, recover_for_reading
+from keytokens.commit import LockedError, StoreError, Transaction, absolute, check_parents, recover_for_reading
 
 META_FILE = "meta.json"
 #: The checksum recorded for every file of a store (``hashlib.blake2b``, 32-byte digest).
@@ -98,7 +98,7 @@ def save(
         with store_transaction({dest: kind}, overwrite=overwrite) as own:
             _write(own.stage(dest), kind=kind, schema_version=schema_version, arrays=arrays, meta=meta, extra=extra)
         return dest
-    if dest not in transaction.destinations:
+    if absolute(dest) not in transaction.destinations:
         raise ValueError(f"{str(dest)!r} is not a destination of the transaction")
     _write(transaction.stage(dest), kind=kind, schema_version=schema_version, arrays=arrays, meta=meta, extra=extra)
     return dest

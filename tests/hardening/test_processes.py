@@ -105,6 +105,19 @@ def test_ctrl_c_during_index_exits_130_and_a_rerun_resumes(tmp_path, cli_env, mo
     assert SparseIndex.load(out).n_docs == 600
 
 
+def test_ctrl_c_during_eval_exits_130(tmp_path, cli_env):
+    from tests.retrieval.tinybeir import write_beir
+
+    data = write_beir(tmp_path / "beir")
+    slow = {"TINY_CLI_SLOW": "60", "TINY_CLI_STARTED": str(tmp_path / "started")}
+    proc = start_cli(["eval", str(data), "--systems", "sparse", "-k", "2", "--out", str(tmp_path / "r")], cli_env, **slow)
+    _wait_for(tmp_path / "started", proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "interrupted: 0 of 1 chunks of embeddings are cached in" in stderr and not (tmp_path / "r").exists()
+
+
 def test_ctrl_c_during_encode_says_which_shards_are_kept(tmp_path, cli_env):
     pytest.importorskip("pyarrow")
     corpus = write_corpus(tmp_path / "c.jsonl", 9)
