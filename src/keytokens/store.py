@@ -299,15 +299,18 @@ def verify(path: str | Path) -> Verification:
     """
     folder = Path(path)
     document = read_meta(folder)
-    recorded = {f"{n}.npy": spec for n, spec in document["arrays"].items()}
-    recorded.update(document.get("files") or {})
+    arrays, files = document["arrays"], document.get("files") or {}
+    if not isinstance(arrays, dict) or not isinstance(files, dict):
+        raise StoreError(f"{str(folder / META_FILE)!r} is damaged: 'arrays' and 'files' must be objects")
+    recorded = {f"{n}.npy": spec for n, spec in arrays.items()}
+    recorded.update(files)
     checked, damaged, has_checksums = [], [], False
     for name, spec in recorded.items():
         file = folder / name
         if not isinstance(spec, dict):
             damaged.append(f"{name}: {META_FILE} holds no description of it")
             continue
-        if name.endswith(".npy") and name[:-4] in document["arrays"]:
+        if name.endswith(".npy") and name[:-4] in arrays:
             try:
                 _load_array(folder, name[:-4], spec, mmap=True)
             except StoreError as exc:
