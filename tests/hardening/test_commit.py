@@ -39,7 +39,10 @@ STEPS = ["staged", "journaled", "placed-0", "placed-1", "cleaned"]
 CASES = [(step, True) for step in STEPS] + [(step, False) for step in [*STEPS, "moved-aside"]]
 
 
-@pytest.mark.parametrize(("step", "exchange"), CASES, ids=[f"{s}-{'renameat2' if e else 'two-renames'}" for s, e in CASES])
+IDS = [f"{step}-{'renameat2' if exchange else 'two-renames'}" for step, exchange in CASES]
+
+
+@pytest.mark.parametrize(("step", "exchange"), CASES, ids=IDS)
 def test_a_crash_at_any_step_leaves_the_old_or_the_new_pair_and_is_recovered(tmp_path, monkeypatch, step, exchange):
     a, b = tmp_path / "sparse", tmp_path / "dense"
     _commit_pair(a, b, 1)

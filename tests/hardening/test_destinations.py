@@ -23,7 +23,8 @@ def lens(tmp_path, monkeypatch):
 @pytest.fixture
 def pair(tmp_path, lens):
     corpus = write_corpus(tmp_path / "corpus.jsonl", 8)
-    assert main(["index", str(corpus), "-k", "2", "--out", str(tmp_path / "idx"), "--dense-out", str(tmp_path / "d")]) == 0
+    args = ["index", str(corpus), "-k", "2", "--out", str(tmp_path / "idx"), "--dense-out", str(tmp_path / "d")]
+    assert main(args) == 0
     lens.embedder.calls = 0
     return tmp_path / "idx", tmp_path / "d"
 
@@ -57,5 +58,6 @@ def test_a_forced_rebuild_replaces_both_and_leaves_nothing_beside(tmp_path, lens
 
 def test_the_same_folder_for_both_indexes_is_a_usage_error(tmp_path, lens):
     corpus = write_corpus(tmp_path / "corpus.jsonl", 3)
-    assert main(["index", str(corpus), "-k", "2", "--out", str(tmp_path / "x"), "--dense-out", str(tmp_path / "x")]) == 2
+    same = str(tmp_path / "x")
+    assert main(["index", str(corpus), "-k", "2", "--out", same, "--dense-out", same]) == 2
     assert lens.embedder.calls == 0

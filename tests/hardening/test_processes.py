@@ -110,7 +110,8 @@ def test_ctrl_c_during_eval_exits_130(tmp_path, cli_env):
 
     data = write_beir(tmp_path / "beir")
     slow = {"TINY_CLI_SLOW": "60", "TINY_CLI_STARTED": str(tmp_path / "started")}
-    proc = start_cli(["eval", str(data), "--systems", "sparse", "-k", "2", "--out", str(tmp_path / "r")], cli_env, **slow)
+    args = ["eval", str(data), "--systems", "sparse", "-k", "2", "--out", str(tmp_path / "r")]
+    proc = start_cli(args, cli_env, **slow)
     _wait_for(tmp_path / "started", proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
