@@ -27,10 +27,12 @@ def _wait_for(marker: Path, proc, timeout: float = 120) -> None:
 
 def test_a_second_writer_of_the_same_new_index_is_refused(tmp_path, corpus, cli_env):
     out = tmp_path / "idx"
-    first = start_cli(["index", str(corpus), "--out", str(out), "-k", "2", "--json"], cli_env,
-                      TINY_CLI_SLOW="4", TINY_CLI_STARTED=str(tmp_path / "started"))  # fmt: skip
+    slow = {"TINY_CLI_SLOW": "240", "TINY_CLI_STARTED": str(tmp_path / "started"),
+            "TINY_CLI_RELEASE": str(tmp_path / "release")}  # fmt: skip
+    first = start_cli(["index", str(corpus), "--out", str(out), "-k", "2", "--json"], cli_env, **slow)
     _wait_for(tmp_path / "started", first)
     second = run_cli(["index", str(write_corpus(tmp_path / "other.jsonl", 3)), "--out", str(out), "-k", "2"], cli_env)
+    (tmp_path / "release").touch()  # the first writer holds the lock until the second has been refused
     assert second.returncode == 1
     assert second.stderr.strip().startswith("error:") and "being written by another keytokens process" in second.stderr
     assert "Traceback" not in second.stderr

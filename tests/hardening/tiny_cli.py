@@ -4,6 +4,7 @@ Run as ``python -m tests.hardening.tiny_cli ARGS`` from the repository root. Env
 
 - ``TINY_CLI_SLOW``: seconds each embedder call sleeps, from call ``TINY_CLI_SLOW_FROM`` (default 1) on;
 - ``TINY_CLI_STARTED``: a file created when that slow call starts (the test waits for it);
+- ``TINY_CLI_RELEASE``: a file whose creation ends the sleep early (the test creates it);
 - ``TINY_CLI_CRASH_AT``: a commit step (:func:`keytokens.commit._checkpoint`) at which the process
   kills itself with SIGKILL;
 - ``TINY_CLI_NO_EXCHANGE``: replace folders with two renames, as where ``renameat2`` is missing.
@@ -32,7 +33,10 @@ def _install() -> None:
         if calls[0] >= slow_from and slow:
             if os.environ.get("TINY_CLI_STARTED"):
                 Path(os.environ["TINY_CLI_STARTED"]).touch()
-            time.sleep(slow)
+            release = os.environ.get("TINY_CLI_RELEASE")
+            deadline = time.monotonic() + slow
+            while time.monotonic() < deadline and not (release and Path(release).exists()):
+                time.sleep(0.05)
         return encode(texts, **kwargs)
 
     embedder.encode = slow_encode
