@@ -95,7 +95,7 @@ def encode_corpus_embeddings(
             chunks.append(chunk)
     except KeyboardInterrupt:
         if folder is None:
-            raise Interrupted("nothing was cached (caching is off)") from None
+            raise Interrupted("no embeddings were cached (caching is off: a re-run starts over)") from None
         raise Interrupted(f"{len(chunks)} of {len(starts)} chunks of embeddings are cached in {folder}") from None
     if reused:
         logger.info("reused %d of %d cached chunks from %s", reused, len(chunks), folder)
