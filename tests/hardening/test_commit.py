@@ -100,3 +100,31 @@ def test_the_lock_is_reentrant_within_a_process_and_removed_after(tmp_path):
     with commit.locked(tmp_path / "s"), commit.locked(tmp_path / "s"):
         assert commit.lock_file(tmp_path / "s").is_file()
     assert not commit.lock_file(tmp_path / "s").exists()
+
+
+def test_a_reader_waits_for_a_live_writer_and_a_damaged_journal_is_named(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    _save(tmp_path / "s", 1, overwrite=False)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from keytokens.commit import locked\n"
+         "with locked(sys.argv[1]):\n    print('locked', flush=True); time.sleep(60)", str(tmp_path / "s")],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        commit.journal_file(tmp_path / "s").write_text('{"entries": []}')  # a commit in flight
+        assert _version(tmp_path / "s") == 1  # the folder is whole: read it, leave the journal to its writer
+        (tmp_path / "s").rename(tmp_path / "elsewhere")
+        with pytest.raises(StoreError, match=r"being replaced right now .*pid \d+"):
+            store.load(tmp_path / "s", kind="thing", schema_version=1)
+        with pytest.raises(StoreError, match="being written by another keytokens process"):
+            _save(tmp_path / "s", 2)
+    finally:
+        holder.kill()
+        holder.wait()
+    commit.journal_file(tmp_path / "s").write_text("{damaged")
+    with pytest.raises(StoreError, match=r"commit journal .* is damaged"):
+        store.load(tmp_path / "s", kind="thing", schema_version=1)
