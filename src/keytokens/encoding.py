@@ -21,6 +21,7 @@ import numpy as np
 from keytokens._version import __version__
 from keytokens.embedders.base import Embedder, Role, check_role, check_texts
 from keytokens.embedders.offline import cache_dir
+from keytokens.errors import Interrupted
 from keytokens.progress import track
 
 logger = logging.getLogger(__name__)
@@ -81,16 +82,21 @@ def encode_corpus_embeddings(
     folder = _cache_folder(embedder, texts, role, settings or {}, cache)
     starts = range(0, len(texts), chunk_size)
     chunks, reused = [], 0
-    for start in track(starts, total=len(starts), description=f"encoding ({embedder.name})", enabled=show_progress):
-        part = texts[start : start + chunk_size]
-        file = None if folder is None else folder / f"chunk{chunk_size}-{start // chunk_size:06d}.npy"
-        chunk = _read_chunk(file, len(part), embedder.dim)
-        if chunk is None:
-            chunk = np.asarray(embedder.encode(part, role=role), dtype=np.float32)
-            _write_chunk(file, chunk)
-        else:
-            reused += 1
-        chunks.append(chunk)
+    try:
+        for start in track(starts, total=len(starts), description=f"encoding ({embedder.name})", enabled=show_progress):
+            part = texts[start : start + chunk_size]
+            file = None if folder is None else folder / f"chunk{chunk_size}-{start // chunk_size:06d}.npy"
+            chunk = _read_chunk(file, len(part), embedder.dim)
+            if chunk is None:
+                chunk = np.asarray(embedder.encode(part, role=role), dtype=np.float32)
+                _write_chunk(file, chunk)
+            else:
+                reused += 1
+            chunks.append(chunk)
+    except KeyboardInterrupt:
+        if folder is None:
+            raise Interrupted("no embeddings were cached (caching is off: a re-run starts over)") from None
+        raise Interrupted(f"{len(chunks)} of {len(starts)} chunks of embeddings are cached in {folder}") from None
     if reused:
         logger.info("reused %d of %d cached chunks from %s", reused, len(chunks), folder)
     if not chunks:
@@ -124,6 +130,9 @@ def _read_chunk(file: Path | None, rows: int, dim: int) -> np.ndarray | None:
         return None
     if chunk.shape != (rows, dim) or chunk.dtype != np.float32:
         logger.warning("cached chunk %s has shape %s; encoding it again", file, chunk.shape)
+        return None
+    if not np.isfinite(chunk).all():
+        logger.warning("cached chunk %s holds NaN or infinite values; encoding it again", file)
         return None
     return chunk
 

@@ -39,6 +39,14 @@ class MissingDependencyError(KeytokensError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped long work; ``kept`` says what was saved, which running the same work again reuses."""
+
+    def __init__(self, kept: str) -> None:
+        super().__init__(kept)
+        self.kept = kept
+
+
 def require(module: str, extra: str):
     """Import ``module`` or raise :class:`MissingDependencyError` naming ``extra``.
 

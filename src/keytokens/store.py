@@ -1,19 +1,20 @@
 """Atomic, versioned persistence: a folder of ``.npy`` arrays plus ``meta.json``.
 
-A store is written to a temporary folder beside its destination and renamed into place, so a
+A store is written to a temporary folder beside its destination and swapped into place by a
+:class:`~keytokens.commit.Transaction` (one writer at a time, several folders all or none), so a
 crash leaves either the old folder or the new one, never half of one. ``meta.json`` records what
 the folder is (``kind``), the layout version (``schema_version``), the library version that wrote
-it, every array's shape and dtype, and the caller's settings. Loading checks all of that and
-memory-maps the arrays; nothing is ever pickled.
+it, every array's shape, dtype and checksum, and the caller's settings. Loading checks all of that
+but the checksums and memory-maps the arrays; :func:`verify` reads everything and checks the
+checksums. Nothing is ever pickled.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,11 @@ from typing import Any
 import numpy as np
 
 from keytokens._version import __version__
-from keytokens.errors import InputError
+from keytokens.commit import LockedError, StoreError, Transaction, absolute, check_parents, recover_for_reading
 
 META_FILE = "meta.json"
-
-
-class StoreError(InputError):
-    """A stored folder is missing, incomplete, damaged, or of another kind or version."""
+#: The checksum recorded for every file of a store (``hashlib.blake2b``, 32-byte digest).
+CHECKSUM = "blake2b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +70,7 @@ def save(
     meta: Mapping[str, Any],
     extra: Callable[[Path], None] | None = None,
     overwrite: bool = False,
+    transaction: Transaction | None = None,
 ) -> Path:
     """Write ``arrays`` and ``meta`` to the folder ``path`` atomically.
 
@@ -82,52 +82,90 @@ def save(
         meta: JSON-serialisable settings saved under ``meta`` in ``meta.json``.
         extra: called with the temporary folder to write further files (a tokenizer) before the rename.
         overwrite: replace an existing store of the same kind; a folder that is not a store is never replaced.
+        transaction: stage the store in this :func:`store_transaction` (which already checked ``path``),
+            committed with the transaction's other stores; by default it is committed at once.
 
     Returns:
         The destination folder.
 
     Raises:
         StoreError: ``path`` exists and ``overwrite`` is false, or it is a folder this module did not write.
+        LockedError: another process writes ``path``.
         ValueError: an array has dtype ``object`` or a name that is not a plain file name.
     """
     dest = Path(path)
-    check_destination(dest, kind=kind, overwrite=overwrite)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-    try:
-        files = {}
-        for name, arr in arrays.items():
-            arr = np.asarray(arr)
-            if arr.dtype == object or not name or Path(name).name != name:
-                raise ValueError(
-                    f"array {name!r} cannot be stored (dtype {arr.dtype}); expected a plain name and dtype"
-                )
-            np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
-            files[name] = {"shape": list(arr.shape), "dtype": arr.dtype.str}
-        if extra is not None:
-            extra(tmp)
-        document = {
-            "kind": kind,
-            "schema_version": schema_version,
-            "keytokens_version": __version__,
-            "arrays": files,
-            "meta": dict(meta),
-        }
-        (tmp / META_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-        _replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    if transaction is None:
+        with store_transaction({dest: kind}, overwrite=overwrite) as own:
+            _write(own.stage(dest), kind=kind, schema_version=schema_version, arrays=arrays, meta=meta, extra=extra)
+        return dest
+    if absolute(dest) not in transaction.destinations:
+        raise ValueError(f"{str(dest)!r} is not a destination of the transaction")
+    _write(transaction.stage(dest), kind=kind, schema_version=schema_version, arrays=arrays, meta=meta, extra=extra)
     return dest
+
+
+@contextlib.contextmanager
+def store_transaction(destinations: Mapping[str | Path, str], *, overwrite: bool) -> Iterator[Transaction]:
+    """Lock and check every destination (folder → kind) now; commit what was saved into it on exit.
+
+    Use it around long work so a bad or busy destination is refused before the work, and so several
+    stores (a sparse and a dense index) replace their folders all or none::
+
+        with store_transaction({out: "sparse-index", dense: "dense-index"}, overwrite=force) as tx:
+            ...  # hours of encoding
+            sparse.save(out, transaction=tx)
+            dense.save(dense, transaction=tx)
+
+    Raises:
+        LockedError: another process writes a destination.
+        StoreError: a destination is refused (see :func:`check_destination`).
+    """
+    with Transaction(destinations) as tx:
+        for dest, kind in destinations.items():
+            check_destination(dest, kind=kind, overwrite=overwrite)
+        yield tx
+
+
+def _write(tmp: Path, *, kind, schema_version, arrays, meta, extra) -> None:
+    files = {}
+    for name, arr in arrays.items():
+        arr = np.asarray(arr)
+        if arr.dtype == object or not name or Path(name).name != name:
+            raise ValueError(f"array {name!r} cannot be stored (dtype {arr.dtype}); expected a plain name and dtype")
+        np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
+        files[name] = {"shape": list(arr.shape), "dtype": arr.dtype.str, CHECKSUM: _digest(tmp / f"{name}.npy")}
+    if extra is not None:
+        extra(tmp)
+    top = {tmp / f"{name}.npy" for name in files}
+    others = sorted(p for p in tmp.rglob("*") if p.is_file() and p not in top)
+    document = {
+        "kind": kind,
+        "schema_version": schema_version,
+        "keytokens_version": __version__,
+        "arrays": files,
+        "files": {p.relative_to(tmp).as_posix(): {CHECKSUM: _digest(p)} for p in others},
+        "meta": dict(meta),
+    }
+    (tmp / META_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+def _digest(file: Path) -> str:
+    digest = hashlib.blake2b(digest_size=32)
+    with open(file, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def check_destination(path: str | Path, *, kind: str, overwrite: bool) -> None:
     """Refuse early a destination :func:`save` would refuse (before hours of encoding, not after).
 
     Raises:
-        StoreError: ``path`` is a file, a non-empty folder without ``overwrite``, or a folder of another kind.
+        StoreError: ``path`` is a file, a non-empty folder without ``overwrite``, a folder of another kind, or
+            a parent is a file or not writable.
     """
     dest = Path(path)
+    check_parents(dest)
     if not dest.exists():
         return
     if not dest.is_dir():
@@ -144,17 +182,6 @@ def check_destination(path: str | Path, *, kind: str, overwrite: bool) -> None:
         raise StoreError(f"{str(dest)!r} is not a keytokens {kind}; refusing to replace a folder it did not write")
 
 
-def _replace(tmp: Path, dest: Path) -> None:
-    """Rename ``tmp`` to ``dest``; an old ``dest`` is moved aside first and removed after."""
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-        os.replace(dest, old / dest.name)
-        os.replace(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, dest)
-
-
 def read_meta(path: str | Path) -> dict[str, Any]:
     """Read and check the ``meta.json`` of a store without opening its arrays.
 
@@ -162,6 +189,7 @@ def read_meta(path: str | Path) -> dict[str, Any]:
         StoreError: no folder, no ``meta.json`` (an incomplete write or not a store), or damaged JSON.
     """
     folder = Path(path)
+    recover_for_reading(folder)
     if not folder.is_dir():
         raise StoreError(f"{str(folder)!r} is not a folder")
     meta_path = folder / META_FILE
@@ -227,4 +255,91 @@ def _load_array(folder: Path, name: str, spec: Mapping[str, Any], mmap: bool) ->
     return arr
 
 
-__all__ = ["META_FILE", "StoreError", "Stored", "check_destination", "load", "read_meta", "save"]
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What :func:`verify` found.
+
+    Attributes:
+        path: the folder.
+        kind: what it holds.
+        checked: files whose checksum matched.
+        damaged: ``file: what is wrong`` for each file missing, unreadable or whose checksum differs.
+        has_checksums: whether the store recorded checksums (stores written before keytokens recorded
+            them have none; only their shapes and dtypes are checked).
+    """
+
+    path: Path
+    kind: str
+    checked: tuple[str, ...]
+    damaged: tuple[str, ...]
+    has_checksums: bool
+
+    @property
+    def ok(self) -> bool:
+        """No damage found."""
+        return not self.damaged
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "path": str(self.path),
+            "kind": self.kind,
+            "ok": self.ok,
+            "checksums": self.has_checksums,
+            "checked": list(self.checked),
+            "damaged": list(self.damaged),
+        }
+
+
+def verify(path: str | Path) -> Verification:
+    """Read every file of a store and compare it with the checksums ``meta.json`` recorded.
+
+    Raises:
+        StoreError: no store at ``path`` (no folder, no or damaged ``meta.json``).
+    """
+    folder = Path(path)
+    document = read_meta(folder)
+    arrays, files = document["arrays"], document.get("files") or {}
+    if not isinstance(arrays, dict) or not isinstance(files, dict):
+        raise StoreError(f"{str(folder / META_FILE)!r} is damaged: 'arrays' and 'files' must be objects")
+    recorded = {f"{n}.npy": spec for n, spec in arrays.items()}
+    recorded.update(files)
+    checked, damaged, has_checksums = [], [], False
+    for name, spec in recorded.items():
+        file = folder / name
+        if not isinstance(spec, dict):
+            damaged.append(f"{name}: {META_FILE} holds no description of it")
+            continue
+        if name.endswith(".npy") and name[:-4] in arrays:
+            try:
+                _load_array(folder, name[:-4], spec, mmap=True)
+            except StoreError as exc:
+                damaged.append(f"{name}: {exc}")
+                continue
+        expected = spec.get(CHECKSUM)
+        if expected is None:
+            continue
+        has_checksums = True
+        try:
+            found = _digest(file)
+        except OSError as exc:
+            damaged.append(f"{name}: cannot be read ({exc.strerror or exc})")
+            continue
+        (checked if found == expected else damaged).append(name if found == expected else f"{name}: checksum differs")
+    return Verification(folder, str(document["kind"]), tuple(checked), tuple(damaged), has_checksums)
+
+
+__all__ = [
+    "CHECKSUM",
+    "META_FILE",
+    "LockedError",
+    "StoreError",
+    "Stored",
+    "Verification",
+    "check_destination",
+    "load",
+    "read_meta",
+    "save",
+    "store_transaction",
+    "verify",
+]

@@ -129,13 +129,13 @@ def test_cli_index_and_eval_on_milvus(beir_dir, tmp_path, monkeypatch, cache_roo
     monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: tiny))
     uri = str(tmp_path / "kt.db")
     corpus = str(beir_dir / "corpus.jsonl")
-    assert main(["index", corpus, "-k", "3", "--backend", "milvus", "--uri", uri, "--json"]) == 0
+    assert main(["index", corpus, "--doc-tokens", "3", "--backend", "milvus", "--uri", uri, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_docs"] == 4
-    assert main(["index", corpus, "-k", "2", "--backend", "milvus", "--uri", uri]) == 1
-    assert "config.k 3 vs 2" in capsys.readouterr().err
+    assert main(["index", corpus, "--doc-tokens", "2", "--backend", "milvus", "--uri", uri]) == 1
+    assert "3 vs 2" in capsys.readouterr().err
 
     def metrics(*extra):
-        args = ["eval", str(beir_dir), "-k", "3", "--systems", "sparse,dense,hybrid,bm25", "--json", *extra]
+        args = ["eval", str(beir_dir), "--doc-tokens", "3", "--systems", "sparse,dense,hybrid,bm25", "--json", *extra]
         assert main(args) == 0
         return {r["system"]: r["metrics"] for r in json.loads(capsys.readouterr().out)["results"]}
 
@@ -160,8 +160,10 @@ def test_cli_search_on_milvus_equals_embedded_search(beir_dir, tmp_path, monkeyp
     monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: tiny))
     uri, folder = str(tmp_path / "kt.db"), str(tmp_path / "idx")
     corpus = str(beir_dir / "corpus.jsonl")
-    assert main(["index", corpus, "-k", "3", "--backend", "milvus", "--uri", uri, "--collection", "docs"]) == 0
-    assert main(["index", corpus, "-k", "3", "--out", folder]) == 0
+    assert (
+        main(["index", corpus, "--doc-tokens", "3", "--backend", "milvus", "--uri", uri, "--collection", "docs"]) == 0
+    )
+    assert main(["index", corpus, "--doc-tokens", "3", "--out", folder]) == 0
     capsys.readouterr()
 
     def hits(*args):

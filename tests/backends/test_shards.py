@@ -84,10 +84,14 @@ def test_cli_encode_then_index_from_shards(beir_dir, tmp_path, monkeypatch, cach
     tiny = tiny_lens()
     monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: tiny))
     corpus_file = str(beir_dir / "corpus.jsonl")
-    assert main(["encode", corpus_file, "--out", str(tmp_path / "s"), "-k", "3", "--shard-size", "3", "--json"]) == 0
+    assert (
+        main(["encode", corpus_file, "--out", str(tmp_path / "s"), "--doc-tokens", "3", "--shard-size", "3", "--json"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["n_shards"] == 2
     assert main(["index", "--from-shards", str(tmp_path / "s"), "--out", str(tmp_path / "a"), "--json"]) == 0
-    assert main(["index", corpus_file, "-k", "3", "--out", str(tmp_path / "b"), "--json"]) == 0
+    aligned = ["-r", "paper", "--doc-tokens", "3", "--weighting", "relu", "--centering", "none"]  # as the shards
+    assert main(["index", corpus_file, *aligned, "--out", str(tmp_path / "b"), "--json"]) == 0
     capsys.readouterr()
     a, b = SparseIndex.load(tmp_path / "a"), SparseIndex.load(tmp_path / "b")
     assert list(a.doc_ids) == list(b.doc_ids) and (a.matrix != b.matrix).nnz == 0 and a.info == b.info
@@ -106,7 +110,10 @@ def test_cli_index_from_shards_into_milvus(beir_dir, tmp_path, monkeypatch, cach
 
     tiny = tiny_lens()
     monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: tiny))
-    assert main(["encode", str(beir_dir / "corpus.jsonl"), "--out", str(tmp_path / "s"), "-k", "3", "--json"]) == 0
+    assert (
+        main(["encode", str(beir_dir / "corpus.jsonl"), "--out", str(tmp_path / "s"), "--doc-tokens", "3", "--json"])
+        == 0
+    )
     uri = str(tmp_path / "kt.db")
     for _ in range(2):  # the second run is an idempotent re-run
         assert main(["index", "--from-shards", str(tmp_path / "s"), "--backend", "milvus", "--uri", uri, "--json"]) == 0

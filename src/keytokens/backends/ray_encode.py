@@ -10,6 +10,7 @@ Without Ray the same :class:`ShardEncoder` runs in this process, shard after sha
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from keytokens.backends.shards import (
+    MANIFEST,
     ShardError,
     ShardSpec,
     corpus_fingerprint,
@@ -26,7 +28,8 @@ from keytokens.backends.shards import (
     write_manifest,
     write_shard,
 )
-from keytokens.errors import InputError, require
+from keytokens.commit import Transaction
+from keytokens.errors import InputError, Interrupted, require
 from keytokens.lens import Lens
 from keytokens.progress import track
 from keytokens.sparse.corpus import index_info, lens_settings, sparse_vectors
@@ -140,9 +143,10 @@ def plan(folder: str | Path, spec: ShardSpec, *, force: bool = False) -> list[in
             )
     elif folder.is_dir() and any(folder.iterdir()) and not force and not (folder / "manifest.json").is_file():
         raise ShardError(f"{str(folder)!r} is not empty and not a shard folder; choose another --out")
-    if force:
-        for stale in folder.glob("shard-*.parquet"):
-            stale.unlink()
+    if force:  # start over: nothing of the previous run may survive (its shards, its tokenizer)
+        for stale in [*folder.glob("shard-*.parquet"), *folder.glob(".shard-*.tmp"), folder / MANIFEST]:
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(folder / TOKENIZER_DIR, ignore_errors=True)
     write_manifest(folder, spec)
     pending = []
     for i in range(spec.n_shards):
@@ -204,8 +208,7 @@ def encode_to_shards(
     )
     folder = Path(folder)
     pending = plan(folder, spec, force=force)
-    if not (folder / TOKENIZER_DIR).is_dir():
-        save_tokenizer(lens.vocabulary.tokenizer, folder)
+    _save_tokenizer(lens.vocabulary.tokenizer, folder)  # always this run's: a folder never keeps another's
     used = 0
     if pending and use_ray:
         used = _encode_with_ray(
@@ -213,9 +216,14 @@ def encode_to_shards(
         )
     elif pending:
         encoder = ShardEncoder(lambda: lens, config.to_dict(), spec.to_dict(), str(folder))
-        for shard in track(pending, total=len(pending), description="encoding shards", enabled=show_progress):
-            lo, hi = spec.bounds(shard)
-            encoder.encode(shard, doc_ids[lo:hi], texts[lo:hi])
+        done = spec.n_shards - len(pending)
+        try:
+            for shard in track(pending, total=len(pending), description="encoding shards", enabled=show_progress):
+                lo, hi = spec.bounds(shard)
+                encoder.encode(shard, doc_ids[lo:hi], texts[lo:hi])
+                done += 1
+        except KeyboardInterrupt:
+            raise Interrupted(f"{done} of {spec.n_shards} shards are complete in {str(folder)!r}") from None
     return EncodeReport(
         folder=str(folder),
         n_docs=spec.n_docs,
@@ -225,6 +233,16 @@ def encode_to_shards(
         workers=used,
         seconds=time.perf_counter() - start,
     )
+
+
+def _save_tokenizer(tokenizer, folder: Path) -> None:
+    """Write ``folder/tokenizer`` atomically, replacing whatever tokenizer was there."""
+    with Transaction([folder / TOKENIZER_DIR]) as tx:
+        staged = tx.stage(folder / TOKENIZER_DIR)
+        save_tokenizer(tokenizer, staged)  # writes staged/tokenizer: lift its files one level up
+        for item in (staged / TOKENIZER_DIR).iterdir():
+            item.rename(staged / item.name)
+        (staged / TOKENIZER_DIR).rmdir()
 
 
 def _encode_with_ray(

@@ -10,17 +10,24 @@ import sys
 import typer
 from rich.text import Text
 
-from keytokens.cli import analysis, heads, interpret, lens, retrieval, scale, serve, train, tuning  # noqa: F401
-from keytokens.cli.app import app, err
+from keytokens.cli import analysis, heads, interpret, lens, retrieval, scale, serve, train, tuning, verify  # noqa: F401
+from keytokens.cli.app import CommandInterrupted, app, err
 from keytokens.errors import KeytokensError
 
 __all__ = ["app", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; library errors become one line on stderr and exit code 1."""
+    """Run the CLI; library errors become one line on stderr and exit code 1, Ctrl-C exit code 130."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+    except CommandInterrupted as exc:
+        err.print(
+            f"interrupted: {exc}; no index or report was changed; run the same command again to resume",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 130
     except KeytokensError as exc:
         err.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False, soft_wrap=True)
         return 1
@@ -35,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         show(file=sys.stderr)
         return int(getattr(exc, "exit_code", 2))
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,10 +9,27 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from typer.core import TyperGroup
 
 from keytokens._version import __version__
+from keytokens.errors import KeytokensError
+
+
+class CommandInterrupted(KeytokensError):
+    """Ctrl-C stopped a command; the message says what was kept (typer would turn it into a silent exit)."""
+
+
+class _Group(TyperGroup):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            kept = getattr(exc, "kept", None) or "no finished work was saved"
+            raise CommandInterrupted(kept) from None
+
 
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,

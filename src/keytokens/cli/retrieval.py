@@ -86,7 +86,8 @@ def index(
     if backend != "embedded" or from_shards is not None:
         index_scaled(
             corpus=corpus, out_dir=out_dir, from_shards=from_shards, backend=backend, uri=uri, collection=collection,
-            model=model, config=chosen.documents, dense_out=dense_out, head=head, max_length=max_length, force=force,
+            model=model, config=chosen.documents, similarity=chosen.similarity, dense_out=dense_out, head=head,
+            max_length=max_length, force=force,
             no_cache=no_cache, as_json=as_json,
         )  # fmt: skip
         return
@@ -99,26 +100,25 @@ def index(
     from keytokens.sparse import build_index, encode_corpus
     from keytokens.sparse.index import KIND as SPARSE
     from keytokens.sparse.tokenizer import tokenizer_fingerprint
-    from keytokens.store import check_destination
+    from keytokens.store import store_transaction
 
-    check_destination(out_dir, kind=SPARSE, overwrite=force)
-    if dense_out is not None:
-        check_destination(dense_out, kind=DENSE, overwrite=force)
-    doc_ids, texts = read_corpus(corpus)
-    start = time.perf_counter()
-    lens = Lens.load(model, head=head, max_length=max_length)
-    chosen.check_model(lens.name, tokenizer_fingerprint(lens.vocabulary.tokenizer))
-    encoding = encode_corpus(lens, texts, chosen.documents, cache=not no_cache, show_progress=not as_json)
-    sparse = build_index(lens, encoding, doc_ids).with_snippets(texts)
-    sparse.save(out_dir, tokenizer=lens.vocabulary.tokenizer, overwrite=force)
-    summary = {
-        "index": str(out_dir), "recipe": chosen.name, **sparse.to_dict(), **(encoding.details or {}),
-        "seconds": round(time.perf_counter() - start, 3),
-    }  # fmt: skip
-    if dense_out is not None:
-        dense = DenseIndex.build(encoding.embeddings, doc_ids, model=lens.name, similarity=chosen.similarity)
-        dense.save(dense_out, overwrite=force)
-        summary["dense_index"] = str(dense_out)
+    if dense_out is not None and dense_out.absolute() == out_dir.absolute():
+        raise typer.BadParameter("--dense-out must be another folder than --out")
+    destinations = {out_dir: SPARSE, **({dense_out: DENSE} if dense_out is not None else {})}
+    with store_transaction(destinations, overwrite=force) as tx:  # refused now, not after the encoding
+        doc_ids, texts = read_corpus(corpus)
+        start = time.perf_counter()
+        lens = Lens.load(model, head=head, max_length=max_length)
+        chosen.check_model(lens.name, tokenizer_fingerprint(lens.vocabulary.tokenizer))
+        encoding = encode_corpus(lens, texts, chosen.documents, cache=not no_cache, show_progress=not as_json)
+        sparse = build_index(lens, encoding, doc_ids).with_snippets(texts)
+        sparse.save(out_dir, tokenizer=lens.vocabulary.tokenizer, overwrite=force, transaction=tx)
+        summary = {"index": str(out_dir), "recipe": chosen.name, **sparse.to_dict(), **(encoding.details or {})}
+        if dense_out is not None:
+            dense = DenseIndex.build(encoding.embeddings, doc_ids, model=lens.name, similarity=chosen.similarity)
+            dense.save(dense_out, overwrite=force, transaction=tx)
+            summary["dense_index"] = str(dense_out)
+    summary["seconds"] = round(time.perf_counter() - start, 3)
     if as_json:
         out.print_json(json.dumps(summary))
         return

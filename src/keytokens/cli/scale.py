@@ -42,7 +42,7 @@ def encode(
     corpus: Annotated[Path, typer.Argument(help="BEIR corpus.jsonl (_id, title, text)")],
     out_dir: Annotated[Path, typer.Option("--out", help="shard folder (shared by all nodes with --ray)")],
     model: Model = "minilm",
-    k: Annotated[int, typer.Option("-k", min=1, help="aligned tokens kept per document (K)")] = 64,
+    k: Annotated[int, typer.Option("--doc-tokens", min=1, help="aligned tokens kept per document (K)")] = 64,
     weighting: Annotated[str, typer.Option(help="document token weights: raw, relu, log1p-relu or softmax")] = "relu",
     keep_own_tokens: Annotated[
         bool, typer.Option("--keep-own-tokens", help="also keep each document's own tokens")
@@ -105,6 +105,7 @@ def index_scaled(
     collection: str,
     model: str,
     config,
+    similarity: str = "cosine",
     dense_out: Path | None,
     head: str | None,
     max_length: int | None,
@@ -124,7 +125,7 @@ def index_scaled(
         summary = _index_shards(from_shards, backend, uri, collection, out_dir, dense_out, force, as_json)
     else:
         summary = _index_corpus_milvus(
-            corpus, uri, collection, model, config, head, max_length, force, no_cache, as_json
+            corpus, uri, collection, model, config, head, max_length, force, no_cache, as_json, similarity
         )
     summary["seconds"] = round(time.perf_counter() - start, 3)
     if as_json:
@@ -137,7 +138,9 @@ def index_scaled(
     out.print(table)
 
 
-def _index_corpus_milvus(corpus, uri, collection, model, config, head, max_length, force, no_cache, as_json) -> dict:
+def _index_corpus_milvus(
+    corpus, uri, collection, model, config, head, max_length, force, no_cache, as_json, similarity: str = "cosine"
+) -> dict:
     from keytokens.backends.milvus import connect
     from keytokens.evaluation.beir import read_corpus
     from keytokens.lens import Lens
@@ -148,13 +151,20 @@ def _index_corpus_milvus(corpus, uri, collection, model, config, head, max_lengt
     lens = Lens.load(model, head=head, max_length=max_length)
     encoding = encode_corpus(lens, texts, config, cache=not no_cache, show_progress=not as_json)
     index = write_milvus(
-        uri, collection, lens=lens, encoding=encoding, doc_ids=doc_ids, force=force, progress=not as_json
+        uri,
+        collection,
+        lens=lens,
+        encoding=encoding,
+        doc_ids=doc_ids,
+        similarity=similarity,
+        force=force,
+        progress=not as_json,
     )
     return {"backend": "milvus", **index.to_dict()}
 
 
 def write_milvus(
-    uri, collection, *, lens, encoding, doc_ids, similarity: str = "dot", force: bool = False, progress: bool = False
+    uri, collection, *, lens, encoding, doc_ids, similarity: str = "cosine", force: bool = False, progress: bool = False
 ):
     """Upsert an encoded corpus into a Milvus collection (created, or reused when its settings match)."""
     from keytokens.backends import CollectionInfo, MilvusIndex
@@ -204,36 +214,48 @@ def _shards_to_folder(folder, spec, out_dir, dense_out, force) -> dict:
     from keytokens.retrieval.dense import KIND as DENSE
     from keytokens.sparse import SparseIndex
     from keytokens.sparse.index import KIND as SPARSE
-    from keytokens.store import check_destination
+    from keytokens.store import store_transaction
 
-    check_destination(out_dir, kind=SPARSE, overwrite=force)
-    if dense_out is not None:
-        check_destination(dense_out, kind=DENSE, overwrite=force)
-    shards = list(iter_shards(folder, spec))
-    ids = [d for s in shards for d in s.ids]
-    sparse = SparseIndex.build(sp.vstack([s.vectors for s in shards], format="csr"), ids, info=spec.index)
-    sparse.save(out_dir, tokenizer=_hf_tokenizer(folder), overwrite=force)
-    summary = {"backend": "embedded", "from_shards": str(folder), "index": str(out_dir), **sparse.to_dict()}
-    if dense_out is not None:
-        embeddings = np.concatenate([s.embeddings for s in shards])
-        DenseIndex.build(embeddings, ids, model=spec.index.model).save(dense_out, overwrite=force)
-        summary["dense_index"] = str(dense_out)
+    destinations = {out_dir: SPARSE, **({dense_out: DENSE} if dense_out is not None else {})}
+    with store_transaction(destinations, overwrite=force) as tx:  # refused now, not after reading the shards
+        tokenizer = _hf_tokenizer(folder, spec)
+        shards = list(iter_shards(folder, spec))
+        ids = [d for s in shards for d in s.ids]
+        sparse = SparseIndex.build(sp.vstack([s.vectors for s in shards], format="csr"), ids, info=spec.index)
+        sparse.save(out_dir, tokenizer=tokenizer, overwrite=force, transaction=tx)
+        summary = {"backend": "embedded", "from_shards": str(folder), "index": str(out_dir), **sparse.to_dict()}
+        if dense_out is not None:
+            embeddings = np.concatenate([s.embeddings for s in shards])
+            dense = DenseIndex.build(embeddings, ids, model=spec.index.model)
+            dense.save(dense_out, overwrite=force, transaction=tx)
+            summary["dense_index"] = str(dense_out)
     return summary
 
 
-def _hf_tokenizer(folder: Path):
-    """The tokenizer saved with the shards, as a Hugging Face tokenizer (so it can be saved with the index)."""
+def _hf_tokenizer(folder: Path, spec):
+    """The tokenizer saved with the shards, as a Hugging Face tokenizer (so it can be saved with the index).
+
+    Raises:
+        InputError: it cannot be read, or it is not the tokenizer the shards were encoded with.
+    """
     from transformers import AutoTokenizer
 
     from keytokens.errors import InputError
-    from keytokens.sparse.tokenizer import TOKENIZER_DIR
+    from keytokens.sparse.tokenizer import TOKENIZER_DIR, tokenizer_fingerprint
 
     path = Path(folder) / TOKENIZER_DIR
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
+        fingerprint = tokenizer_fingerprint(tokenizer)
+        tokenizer.name_or_path = json.loads((path / "keytokens_special.json").read_text()).get("name") or str(path)
     except Exception as exc:  # transformers raises many types for a missing or damaged folder
         raise InputError(f"the tokenizer saved in {str(folder)!r} cannot be read: {exc}") from None
-    tokenizer.name_or_path = json.loads((path / "keytokens_special.json").read_text()).get("name") or str(path)
+    if fingerprint != spec.index.tokenizer:
+        raise InputError(
+            f"the tokenizer saved in {str(path)!r} (fingerprint {fingerprint}) is not the one the shards were "
+            f"encoded with ({spec.index.model!r}, fingerprint {spec.index.tokenizer}): run `keytokens encode` "
+            "again into this folder"
+        )
     return tokenizer
 
 

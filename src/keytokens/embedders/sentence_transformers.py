@@ -9,6 +9,7 @@ import numpy as np
 
 from keytokens.embedders.base import Role, check_role, check_texts
 from keytokens.embedders.prompts import PromptSpec
+from keytokens.embedders.tokenize import cut_text
 from keytokens.errors import require
 
 logger = logging.getLogger(__name__)
@@ -69,9 +70,13 @@ class SentenceTransformerEmbedder:
     ) -> np.ndarray:
         """Return ``(n, d) float32`` embeddings, as the model's own modules compute them."""
         check_role(role)
-        formatted = [self.prompt.format(t, role, instruction).full for t in check_texts(texts)]
+        texts = check_texts(texts)
+        cut = [cut_text(t, self.max_length) for t in texts]  # tokenising a huge text whole costs minutes and GBs
+        formatted = [self.prompt.format(t, role, instruction).full for t in cut]
         lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True)["input_ids"]]
-        self.last_truncated = tuple(i for i, n in enumerate(lengths) if n > self.max_length)
+        self.last_truncated = tuple(
+            i for i, n in enumerate(lengths) if n > self.max_length or len(cut[i]) < len(texts[i])
+        )
         if self.last_truncated:
             logger.warning(
                 "%d of %d texts were longer than %s's max length of %d tokens and were truncated",

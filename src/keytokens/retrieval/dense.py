@@ -156,8 +156,8 @@ class DenseIndex:
                 best_pos[i], best_sc[i] = top_k(np.concatenate([best_sc[i], sc]), k, np.concatenate([best_pos[i], pos]))
         return SearchResults.from_positions(best_pos, best_sc, self.doc_ids)
 
-    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write the index atomically to the folder ``path``."""
+    def save(self, path: str | Path, *, overwrite: bool = False, transaction=None) -> Path:
+        """Write the index atomically to the folder ``path`` (with ``transaction``: together with other stores)."""
         return store.save(
             path,
             kind=KIND,
@@ -165,6 +165,7 @@ class DenseIndex:
             arrays={"embeddings": np.asarray(self.embeddings), "doc_ids": self.doc_ids},
             meta={"model": self.model, "similarity": self.similarity, "n_docs": self.n_docs, "dim": self.dim},
             overwrite=overwrite,
+            transaction=transaction,
         )
 
     @classmethod

@@ -40,9 +40,20 @@ class Searcher(Protocol):
 
 
 def open_sparse_index(path: Path) -> Searcher:
-    """A :class:`~keytokens.retrieval.SparseRetriever` over the index at ``path`` (its saved tokenizer)."""
-    from keytokens.retrieval import SparseRetriever
+    """A :class:`~keytokens.retrieval.SparseRetriever` over the index at ``path`` (its saved tokenizer).
 
+    Every file is first checked against the checksums recorded when the index was written: a server
+    answers from an intact index or not at all.
+
+    Raises:
+        StoreError: the index is missing, damaged, or its checksums differ.
+    """
+    from keytokens.retrieval import SparseRetriever
+    from keytokens.store import StoreError, verify
+
+    report = verify(path)
+    if not report.ok:
+        raise StoreError(f"index {str(path)!r} is damaged: {'; '.join(report.damaged)}; rebuild it")
     return SparseRetriever.load(path)
 
 

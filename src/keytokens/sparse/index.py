@@ -290,8 +290,10 @@ class SparseIndex:
                 f"search it with {self.info.model!r} or rebuild it"
             )
 
-    def save(self, path: str | Path, *, tokenizer=None, overwrite: bool = False) -> Path:
+    def save(self, path: str | Path, *, tokenizer=None, overwrite: bool = False, transaction=None) -> Path:
         """Write the index atomically to the folder ``path`` (with ``tokenizer`` saved beside it when given).
+
+        ``transaction`` (a :func:`keytokens.store.store_transaction`) commits it together with other stores.
 
         Raises:
             StoreError: ``path`` exists (and ``overwrite`` is false) or is not an index.
@@ -307,8 +309,9 @@ class SparseIndex:
         meta = {**self.info.to_dict(), "n_docs": self.n_docs, "nnz": self.nnz, "centering": self.centering.name}
         extra = None if tokenizer is None else lambda tmp: save_tokenizer(tokenizer, tmp)
         return store.save(
-            path, kind=KIND, schema_version=SCHEMA_VERSION, arrays=arrays, meta=meta, extra=extra, overwrite=overwrite
-        )
+            path, kind=KIND, schema_version=SCHEMA_VERSION, arrays=arrays, meta=meta, extra=extra, overwrite=overwrite,
+            transaction=transaction,
+        )  # fmt: skip
 
     @classmethod
     def load(cls, path: str | Path, *, mmap: bool = True) -> SparseIndex:
@@ -387,12 +390,27 @@ def _compact(csc: sp.csc_matrix) -> sp.csc_matrix:
 
 
 def _check_postings(data, indices, indptr, n_docs: int, vocab_size: int) -> None:
-    if indptr.shape != (vocab_size + 1,) or data.shape != indices.shape:
+    """What is cheap to check at every load (one pass over the arrays): a damaged index is refused, not searched.
+
+    Raises:
+        ValueError: shapes that disagree, a non-monotonic ``indptr``, postings outside the documents or not
+            strictly ascending within a token (zeroed or shuffled), or weights that are NaN or infinite.
+    """
+    if indptr.shape != (vocab_size + 1,) or data.shape != indices.shape or len(indices.shape) != 1:
         raise ValueError(f"postings of shapes {indptr.shape}, {data.shape}, {indices.shape} for {vocab_size} tokens")
     if indptr[0] != 0 or indptr[-1] != len(data):
         raise ValueError(f"indptr ends at {indptr[-1]} but {len(data)} weights are stored")
+    if np.any(np.diff(indptr) < 0):
+        raise ValueError("indptr is not monotonic")
     if len(indices) and (indices.min() < 0 or indices.max() >= n_docs):
         raise ValueError(f"postings point outside the {n_docs} documents")
+    ascending = np.diff(indices) > 0  # (nnz - 1,): within a token's posting list, documents ascend
+    starts = np.asarray(indptr[1:-1])
+    ascending[starts[(starts > 0) & (starts < len(indices))] - 1] = True  # across tokens anything goes
+    if not ascending.all():
+        raise ValueError("a posting list is not in ascending document order (damaged postings)")
+    if not np.isfinite(data).all():
+        raise ValueError("weights hold NaN or infinite values")
 
 
 __all__ = ["KIND", "SCHEMA_VERSION", "IndexInfo", "SparseIndex", "document_config"]

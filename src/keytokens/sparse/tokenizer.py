@@ -19,6 +19,10 @@ from keytokens.heads.targets import tokenizer_fingerprint  # one definition, sha
 
 TOKENIZER_DIR = "tokenizer"
 _SPECIAL_FILE = "keytokens_special.json"
+#: Characters given to the tokenizer in one call. A fast tokenizer keeps ids, offsets, type ids and
+#: masks for every token of a call, so a whole 50 MB document would hold gigabytes; own tokens are
+#: needed for the whole document, so long texts are tokenised in pieces of at most this many characters.
+TOKENIZE_CHARS = 1 << 20
 
 
 def special_mask(tokenizer, vocab_size: int) -> np.ndarray:
@@ -29,10 +33,44 @@ def special_mask(tokenizer, vocab_size: int) -> np.ndarray:
     return mask
 
 
-def tokenize(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
-    """Each text's own token ids (no special tokens added, no truncation)."""
-    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
-    return [np.asarray(ids, dtype=np.int64) for ids in encoded]
+def tokenize(tokenizer, texts: Sequence[str], *, max_chars: int = TOKENIZE_CHARS) -> list[np.ndarray]:
+    """Each text's own token ids (no special tokens added, no truncation), in memory bounded by ``max_chars``.
+
+    Texts are tokenised in batches of at most ``max_chars`` characters; a longer text is split at a
+    whitespace (kept with the next piece, where pre-tokenizers split anyway) and its pieces' ids joined.
+    """
+    parts: list[list[np.ndarray]] = [[] for _ in texts]
+    batch: list[tuple[int, str]] = []
+    size = 0
+    for i, text in enumerate(texts):
+        for piece in _pieces(text, max_chars):
+            if batch and size + len(piece) > max_chars:
+                _tokenize_batch(tokenizer, batch, parts)
+                batch, size = [], 0
+            batch.append((i, piece))
+            size += len(piece)
+    if batch:
+        _tokenize_batch(tokenizer, batch, parts)
+    return [p[0] if len(p) == 1 else np.concatenate(p) for p in parts]
+
+
+def _tokenize_batch(tokenizer, batch: list[tuple[int, str]], parts: list[list[np.ndarray]]) -> None:
+    encoded = tokenizer([piece for _, piece in batch], add_special_tokens=False, truncation=False)["input_ids"]
+    for (i, _), ids in zip(batch, encoded, strict=True):
+        parts[i].append(np.asarray(ids, dtype=np.int64))
+
+
+def _pieces(text: str, max_chars: int) -> list[str]:
+    """``text`` in pieces of at most ``max_chars`` characters, cut before a whitespace where there is one."""
+    pieces, start = [], 0
+    while len(text) - start > max_chars:
+        end = start + max_chars
+        cut = max(text.rfind(c, start + 1, end) for c in " \n\t")
+        cut = cut if cut > start + max_chars // 2 else end
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
 
 
 class SavedTokenizer:

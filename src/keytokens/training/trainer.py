@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import pickle
 import shutil
 import tempfile
 import time
@@ -228,7 +229,14 @@ class _Run:
         path = self.out_dir / "checkpoint" / "state.pt"
         if not path.exists():
             return 0, []
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        try:  # tensors and plain values only: a pickled object in the run folder is refused, never run
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(
+                f"{str(path)!r} is not a checkpoint keytokens wrote (it holds more than tensors and plain values, "
+                f"or it is damaged: {reason}); delete it to start over"
+            ) from None
         if state["config"] != dataclasses.asdict(self.config):
             raise InputError(
                 f"{self.out_dir} holds a checkpoint of another configuration; use another --out or delete it"
