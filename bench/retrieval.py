@@ -50,6 +50,18 @@ def latency(retriever, queries: list[str], k: int = 100) -> dict:
     return {"p50_ms": round(float(np.percentile(times, 50)), 3), "p95_ms": round(float(np.percentile(times, 95)), 3)}
 
 
+def live(retriever, lens):
+    """The retriever with its dense side encoding queries through the model (not the evaluation's cached rows)."""
+    from keytokens.retrieval import DenseRetriever, HybridRetriever
+
+    if isinstance(retriever, DenseRetriever):
+        return DenseRetriever(retriever.index, lens.embedder, name=retriever.name)
+    if isinstance(retriever, HybridRetriever):
+        parts = [live(r, lens) for r in retriever.retrievers]
+        return HybridRetriever(parts, fusion=retriever.fusion, weights=retriever.weights, depth=retriever.depth)
+    return retriever
+
+
 def index_bytes(retriever) -> int | None:
     index = getattr(retriever, "index", None)
     return getattr(index, "nbytes", None)
@@ -74,7 +86,8 @@ def rows_for(model: str, lens, dataset, tuned) -> list[dict]:
                 "dataset": dataset.name, "split": dataset.split, "model": model, "system": system.name,
                 "recipe": label, "recipe_settings": recipe.to_dict(),
                 **{k: round(v, 4) for k, v in result.metrics.items()},
-                "n_queries": result.n_queries, "latency": latency(system.retriever, list(dataset.query_texts)),
+                "n_queries": result.n_queries,
+                "latency": latency(live(system.retriever, lens), list(dataset.query_texts)),
                 "bytes_per_doc": (index_bytes(system.retriever) or 0) / len(dataset.doc_ids) or None,
                 "build_seconds": round(system.build_seconds, 2), "settings": system.settings,
             }  # fmt: skip
