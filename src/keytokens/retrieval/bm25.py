@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from keytokens.errors import InputError, require
+from keytokens.errors import InputError
 from keytokens.ranking import SearchResults, top_k
 from keytokens.retrieval.base import check_search
 
@@ -31,7 +31,6 @@ class BM25Retriever:
 
     Raises:
         InputError: no documents, or ids that are missing, repeated or not one per text.
-        MissingDependencyError: PyStemmer is not installed (and a stemmer was asked for).
     """
 
     def __init__(
@@ -47,6 +46,7 @@ class BM25Retriever:
         name: str = "bm25",
     ) -> None:
         import bm25s
+        import Stemmer
 
         texts, ids = list(texts), list(doc_ids)
         if not texts:
@@ -57,7 +57,7 @@ class BM25Retriever:
         self.settings = {"k1": k1, "b": b, "method": method, "stopwords": stopwords, "stemmer": stemmer}
         self.name = name
         self._stopwords = stopwords
-        self._stemmer = require("Stemmer", "eval").Stemmer(stemmer) if stemmer else None
+        self._stemmer = Stemmer.Stemmer(stemmer) if stemmer else None
         self._bm25 = bm25s.BM25(k1=k1, b=b, method=method)
         self._bm25.index(self._tokenize(texts), show_progress=False)
 

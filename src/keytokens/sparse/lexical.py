@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from keytokens.errors import UnknownNameError, require
+from keytokens.errors import UnknownNameError
 from keytokens.sparse.expansion import ExpansionConfig
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 NORMALIZATIONS: Mapping[str, str] = {
     "none": "every token id is its own term",
     "surface": "case, width and leading-space/## markers ignored (Europe = Ġeurope)",
-    "stem": "surface, then the English Snowball stemmer (infants = infant); needs PyStemmer",
+    "stem": "surface, then the English Snowball stemmer (infants = infant)",
 }
 
 
@@ -130,7 +130,6 @@ def token_map(vocabulary, normalize: str) -> np.ndarray:
 
     Raises:
         UnknownNameError: an unknown normalization.
-        MissingDependencyError: ``stem`` without PyStemmer.
     """
     if normalize not in NORMALIZATIONS:
         raise UnknownNameError(f"unknown normalization {normalize!r}; expected one of {sorted(NORMALIZATIONS)}")
@@ -140,7 +139,9 @@ def token_map(vocabulary, normalize: str) -> np.ndarray:
     else:
         forms = [term_form(text) for text in vocabulary.readable]
         if normalize == "stem":
-            stemmer = require("Stemmer", "eval").Stemmer("english")
+            import Stemmer
+
+            stemmer = Stemmer.Stemmer("english")
             forms = [stemmer.stemWord(f) if f.isalpha() else f for f in forms]
         _, keys = np.unique(np.asarray(forms, dtype=object).astype(str), return_inverse=True)
     # the smallest token id of each group names the term
