@@ -56,8 +56,8 @@ def test_errors_are_one_line(beir_dir, tmp_path, fake_model, capsys):
     bad.write_text('{"_id": "a", "text": "x"}\n{broken\n')
     assert main(["index", str(bad), "--out", str(tmp_path / "i2")]) == 1
     assert "bad.jsonl:2: not valid JSON" in capsys.readouterr().err
-    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(tmp_path / "i3"), "--weighting", "tf"]) == 1
-    assert "expected one of ['log1p-relu', 'raw', 'relu', 'softmax']" in capsys.readouterr().err
+    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(tmp_path / "i3"), "--weighting", "tf"]) == 2
+    assert "'tf' is not one of ['raw', 'relu', 'log1p-relu', 'softmax']" in capsys.readouterr().err
 
 
 def test_other_tokenizer_is_refused(beir_dir, tmp_path, fake_model, capsys):

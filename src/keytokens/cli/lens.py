@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Head, Json, K, Model, app, out
+from keytokens.cli.app import Head, Json, K, Model, Role, TokenFilter, app, out, print_json
 
 
 @app.command()
@@ -19,7 +19,7 @@ def models(as_json: Json = False) -> None:
 
     rows = [{**p.to_dict(), "offline": available_offline(p)} for p in PRESETS.values()]
     if as_json:
-        out.print_json(json.dumps(rows))
+        print_json(rows)
         return
     table = Table("preset", "model", "pooling", "head", "prompt", "offline")
     for column in table.columns:
@@ -36,8 +36,8 @@ def tokens(
     texts: Annotated[list[str] | None, typer.Argument(help="texts to read")] = None,
     model: Model = "minilm",
     k: K = 10,
-    role: Annotated[str, typer.Option(help="query or document (selects prompts)")] = "document",
-    token_filter: Annotated[str, typer.Option("--filter", help="all, no-special or content")] = "all",
+    role: Role = "document",
+    token_filter: TokenFilter = "all",
     embeddings: Annotated[
         str | None, typer.Option(help=".npy of precomputed (n, d) embeddings to read instead")
     ] = None,
@@ -64,7 +64,7 @@ def tokens(
     else:
         result = lens.aligned_tokens(texts, k=k, role=role, token_filter=token_filter)  # type: ignore[arg-type]
     if as_json:
-        out.print_json(json.dumps({"model": lens.name, "head": lens.head.name, "k": k, **result.to_dict()}))
+        print_json({"model": lens.name, "head": lens.head.name, "k": k, **result.to_dict()})
         return
     table = Table("text", f"top-{k} aligned tokens ({lens.name})", show_lines=True)
     for i, toks in enumerate(result.tokens):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from functools import partial
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Head, Json, Model, app, err, out
+from keytokens.cli.app import Head, Json, Model, app, choice, err, out, print_json
 from keytokens.cli.scale import (
     Backend,
     Collection,
@@ -24,10 +23,29 @@ from keytokens.cli.scale import (
 )
 
 DocK = Annotated[int, typer.Option("-k", min=1, help="aligned tokens kept per document (K)")]
-Weighting = Annotated[str, typer.Option(help="document token weights: raw, relu, log1p-relu or softmax")]
-Centering = Annotated[str, typer.Option(help="remove before the head: none, mean or pc1 (fitted on the corpus)")]
+Weighting = Annotated[
+    str,
+    typer.Option(
+        help="document token weights: raw, relu, log1p-relu or softmax",
+        callback=choice("keytokens.sparse.weighting", "WEIGHTINGS"),
+    ),
+]
+Centering = Annotated[
+    str,
+    typer.Option(
+        help="remove before the head: none, mean or pc1 (fitted on the corpus)",
+        callback=choice("keytokens.sparse.centering", "CENTERINGS"),
+    ),
+]
 KeepOwn = Annotated[bool, typer.Option("--keep-own-tokens", help="also index each document's own tokens")]
-QueryWeights = Annotated[str, typer.Option("--query-weights", help="query token weights: idf or one")]
+QueryWeights = Annotated[
+    str,
+    typer.Option(
+        "--query-weights",
+        help="query token weights: idf or one",
+        callback=choice("keytokens.sparse.queries", "QUERY_WEIGHTS"),
+    ),
+]
 MaxLength = Annotated[int | None, typer.Option("--max-length", min=1, help="cap on document tokens")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="do not reuse or save cached corpus embeddings")]
 
@@ -71,10 +89,12 @@ def index(
     from keytokens.retrieval.dense import KIND as DENSE
     from keytokens.sparse import SparseConfig, build_index, encode_corpus
     from keytokens.sparse.index import KIND as SPARSE
+    from keytokens.sparse.tokenizer import check_tokenizer_path
     from keytokens.store import check_destination
 
     config = SparseConfig(k=k, weighting=weighting, centering=centering, keep_own_tokens=keep_own_tokens)
     check_destination(out_dir, kind=SPARSE, overwrite=force)
+    check_tokenizer_path(out_dir)
     if dense_out is not None:
         check_destination(dense_out, kind=DENSE, overwrite=force)
     doc_ids, texts = read_corpus(corpus)
@@ -89,7 +109,7 @@ def index(
         dense.save(dense_out, overwrite=force)
         summary["dense_index"] = str(dense_out)
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
         return
     table = Table("index", "model", "documents", "tokens/doc", "MB", title=f"K={k}, {weighting}, centering {centering}")
     mb = f"{sparse.nbytes / 1e6:.2f}"
@@ -114,7 +134,14 @@ def search(
     query_weights: QueryWeights = "idf",
     backend: Backend = "embedded",
     uri: Uri = "./keytokens.db",
-    mode: Annotated[str, typer.Option("--mode", help="Milvus: sparse, dense or hybrid (Milvus's RRF)")] = "sparse",
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="Milvus: sparse, dense or hybrid (Milvus's RRF)",
+            callback=choice("keytokens.cli.scale", "MILVUS_MODES"),
+        ),
+    ] = "sparse",
     head: Head = None,
     as_json: Json = False,
 ) -> None:
@@ -146,7 +173,7 @@ def search(
                 hit["explanation"] = retriever.explain(query, hit["id"]).to_dict()["matches"]
         rows.append({"query": query, "hits": hits})
     if as_json:
-        out.print_json(json.dumps({"index": str(index_dir), "kind": kind, "k": k, "queries": rows}))
+        print_json({"index": str(index_dir), "kind": kind, "k": k, "queries": rows})
         return
     for row in rows:
         _print_hits(row, explain)
@@ -200,8 +227,18 @@ def evaluate_command(
     keep_own_tokens: KeepOwn = False,
     query_weights: QueryWeights = "idf",
     expand: Annotated[int, typer.Option("--expand", min=1, help="M of sparse+qexp")] = 16,
-    fusion: Annotated[str, typer.Option(help="hybrid fusion: rrf or interpolation")] = "rrf",
-    similarity: Annotated[str, typer.Option(help="dense similarity: dot or cosine")] = "dot",
+    fusion: Annotated[
+        str,
+        typer.Option(
+            help="hybrid fusion: rrf or interpolation", callback=choice("keytokens.retrieval.hybrid", "FUSIONS")
+        ),
+    ] = "rrf",
+    similarity: Annotated[
+        str,
+        typer.Option(
+            help="dense similarity: dot or cosine", callback=choice("keytokens.retrieval.dense", "SIMILARITIES")
+        ),
+    ] = "dot",
     drop_self_hits: Annotated[
         bool, typer.Option("--drop-self-hits", help="ignore a document whose id is the query's")
     ] = False,
@@ -257,7 +294,7 @@ def evaluate_command(
         report.save(out_dir)
         err.print(f"report saved to {out_dir}")
     if as_json:
-        out.print_json(json.dumps(report.to_dict()))
+        print_json(report.to_dict())
         return
     _print_report(report)
 

@@ -12,10 +12,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Head, Json, Model, app, err, out
+from keytokens.cli.app import Head, Json, Model, app, choice, err, out, print_json
 
 BACKENDS = ("embedded", "milvus")
-Backend = Annotated[str, typer.Option("--backend", help="index engine: embedded (folders of .npy) or milvus")]
+#: The search modes of a Milvus collection (as ``keytokens.backends.milvus_retriever.MODES``, which imports pymilvus).
+MILVUS_MODES = ("sparse", "dense", "hybrid")
+Backend = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="index engine: embedded (folders of .npy) or milvus",
+        callback=choice("keytokens.cli.scale", "BACKENDS"),
+    ),
+]
 Uri = Annotated[
     str, typer.Option("--uri", help="Milvus: a Milvus Lite file (./corpus.db) or a server (http://host:19530)")
 ]
@@ -43,7 +52,13 @@ def encode(
     out_dir: Annotated[Path, typer.Option("--out", help="shard folder (shared by all nodes with --ray)")],
     model: Model = "minilm",
     k: Annotated[int, typer.Option("-k", min=1, help="aligned tokens kept per document (K)")] = 64,
-    weighting: Annotated[str, typer.Option(help="document token weights: raw, relu, log1p-relu or softmax")] = "relu",
+    weighting: Annotated[
+        str,
+        typer.Option(
+            help="document token weights: raw, relu, log1p-relu or softmax",
+            callback=choice("keytokens.sparse.weighting", "WEIGHTINGS"),
+        ),
+    ] = "relu",
     keep_own_tokens: Annotated[
         bool, typer.Option("--keep-own-tokens", help="also keep each document's own tokens")
     ] = False,
@@ -88,7 +103,7 @@ def encode(
     )
     summary = report.to_dict()
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
         return
     table = Table(*summary, title=f"{model}: K={k}, {weighting}")
     table.add_row(*(str(v) for v in summary.values()))
@@ -128,7 +143,7 @@ def index_scaled(
         )
     summary["seconds"] = round(time.perf_counter() - start, 3)
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
         return
     table = Table("key", "value", title=f"index ({backend})")
     for key in ("backend", "uri", "collection", "index", "model", "n_docs", "seconds"):
@@ -202,15 +217,18 @@ def _shards_to_folder(folder, spec, out_dir, dense_out, force) -> dict:
     from keytokens.retrieval.dense import KIND as DENSE
     from keytokens.sparse import SparseIndex
     from keytokens.sparse.index import KIND as SPARSE
+    from keytokens.sparse.tokenizer import check_tokenizer_path
     from keytokens.store import check_destination
 
     check_destination(out_dir, kind=SPARSE, overwrite=force)
+    check_tokenizer_path(out_dir)
     if dense_out is not None:
         check_destination(dense_out, kind=DENSE, overwrite=force)
+    tokenizer = _hf_tokenizer(folder, spec)  # before reading every shard
     shards = list(iter_shards(folder, spec))
     ids = [d for s in shards for d in s.ids]
     sparse = SparseIndex.build(sp.vstack([s.vectors for s in shards], format="csr"), ids, info=spec.index)
-    sparse.save(out_dir, tokenizer=_hf_tokenizer(folder), overwrite=force)
+    sparse.save(out_dir, tokenizer=tokenizer, overwrite=force)
     summary = {"backend": "embedded", "from_shards": str(folder), "index": str(out_dir), **sparse.to_dict()}
     if dense_out is not None:
         embeddings = np.concatenate([s.embeddings for s in shards])
@@ -219,19 +237,32 @@ def _shards_to_folder(folder, spec, out_dir, dense_out, force) -> dict:
     return summary
 
 
-def _hf_tokenizer(folder: Path):
-    """The tokenizer saved with the shards, as a Hugging Face tokenizer (so it can be saved with the index)."""
+def _hf_tokenizer(folder: Path, spec):
+    """The tokenizer saved with the shards, as a Hugging Face tokenizer (so it can be saved with the index).
+
+    Raises:
+        InputError: the tokenizer folder is missing, damaged or incomplete, or it is not the tokenizer the
+            shards were encoded with (another fingerprint).
+    """
     from transformers import AutoTokenizer
 
     from keytokens.errors import InputError
-    from keytokens.sparse.tokenizer import TOKENIZER_DIR
+    from keytokens.sparse.tokenizer import TOKENIZER_DIR, tokenizer_fingerprint
 
     path = Path(folder) / TOKENIZER_DIR
+    redo = f"re-run `keytokens encode` into {str(folder)!r} with --force"
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
+        special = json.loads((path / "keytokens_special.json").read_text())
+        name = special.get("name") if isinstance(special, dict) else None
     except Exception as exc:  # transformers raises many types for a missing or damaged folder
-        raise InputError(f"the tokenizer saved in {str(folder)!r} cannot be read: {exc}") from None
-    tokenizer.name_or_path = json.loads((path / "keytokens_special.json").read_text()).get("name") or str(path)
+        raise InputError(f"the tokenizer saved in {str(folder)!r} cannot be read ({exc}); {redo}") from None
+    if tokenizer_fingerprint(tokenizer) != spec.index.tokenizer:
+        raise InputError(
+            f"the tokenizer saved in {str(folder)!r} is not the one its shards were encoded with "
+            f"({spec.index.model!r}, fingerprint {spec.index.tokenizer}); {redo}"
+        )
+    tokenizer.name_or_path = name if isinstance(name, str) and name else str(path)
     return tokenizer
 
 

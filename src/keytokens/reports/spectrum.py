@@ -41,7 +41,7 @@ class SpectrumReport:
             written.append(out / name)
         fd, tmp = tempfile.mkstemp(suffix=".json", dir=out)
         with os.fdopen(fd, "w") as f:
-            json.dump(self.summary, f, indent=2)
+            json.dump(self.summary, f, indent=2, allow_nan=False)
         os.replace(tmp, out / "summary.json")
         return [*written, out / "summary.json"]
 

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from keytokens.encoding import DEFAULT_CORPUS_CHUNK, encode_corpus_embeddings
+from keytokens.errors import InputError
 from keytokens.lens import Lens
 from keytokens.sparse.centering import Centering
 from keytokens.sparse.documents import SparseConfig, encode_documents
@@ -105,6 +106,17 @@ def sparse_vectors(
     return vectors, centering
 
 
+def check_k(lens: Lens, config: SparseConfig) -> None:
+    """Refuse a ``K`` larger than the lens's indexable (non-special) tokens.
+
+    Raises:
+        InputError: naming ``K`` and how many tokens there are.
+    """
+    n = int((~lens.vocabulary.special).sum())
+    if config.k > n:
+        raise InputError(f"-k {config.k} exceeds the {n} tokens {lens.name!r} can index; use at most {n}")
+
+
 def encode_corpus(
     lens: Lens,
     texts: Sequence[str],
@@ -123,7 +135,11 @@ def encode_corpus(
         cache: see :func:`keytokens.encoding.encode_corpus_embeddings`.
         chunk_size: documents per cached chunk.
         show_progress: show progress over chunks.
+
+    Raises:
+        InputError: ``config.k`` exceeds the tokens an index can hold (checked before any encoding).
     """
+    check_k(lens, config)
     embeddings = encode_corpus_embeddings(
         lens.embedder,
         texts,
@@ -144,4 +160,4 @@ def build_index(lens: Lens, encoding: CorpusEncoding, doc_ids: Sequence[str]) ->
     )
 
 
-__all__ = ["CorpusEncoding", "build_index", "encode_corpus", "index_info", "lens_settings", "sparse_vectors"]
+__all__ = ["CorpusEncoding", "build_index", "check_k", "encode_corpus", "index_info", "lens_settings", "sparse_vectors"]
