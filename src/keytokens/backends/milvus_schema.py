@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 MAX_ID_LENGTH = 512
 #: Suffix of the side collection holding the settings record.
 META_SUFFIX = "__keytokens"
+#: Fields of a document collection, in order (how a half-made one is recognised).
+DOCUMENT_FIELDS = ("id", "sparse", "dense")
 
 
 def reason(exc: Exception) -> str:
@@ -56,6 +58,24 @@ def drop(client, name: str) -> None:
                 client.drop_collection(collection)
         except Exception as exc:  # cleanup is best effort; the original error matters more
             logger.warning("could not drop %s: %s", collection, reason(exc))
+
+
+def half_made(client, name: str) -> bool:
+    """Whether ``name`` is what a write killed before its side record leaves: one of the pair without the other.
+
+    The side record alone holds nothing of value; the document collection alone counts only when it has
+    keytokens's fields (``id``, ``sparse``, ``dense``) and no rows.
+    """
+    meta = name + META_SUFFIX
+    has_docs, has_meta = client.has_collection(name), client.has_collection(meta)
+    if has_docs == has_meta:
+        return False
+    if has_meta:
+        return True
+    if [f.get("name") for f in client.describe_collection(name).get("fields", [])] != list(DOCUMENT_FIELDS):
+        return False
+    client.load_collection(name)
+    return int(client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"]) == 0
 
 
 def document_rows(
@@ -106,6 +126,7 @@ def dense_df(stored: dict, vocab_size: int) -> np.ndarray:
 
 
 __all__ = [
+    "DOCUMENT_FIELDS",
     "MAX_ID_LENGTH",
     "META_SUFFIX",
     "collect",
@@ -113,6 +134,7 @@ __all__ = [
     "dense_df",
     "document_rows",
     "drop",
+    "half_made",
     "reason",
     "sparse_df",
     "sparse_queries",
