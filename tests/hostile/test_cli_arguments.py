@@ -193,3 +193,24 @@ def test_an_unexpected_failure_is_one_line_and_v_shows_the_traceback(monkeypatch
     assert main(["-v", "tokens", "apple"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("error: internal error")
+
+
+def _no_nan(constant: str):
+    raise AssertionError(f"JSON output holds {constant}")
+
+
+def test_spectrum_json_has_no_nan_when_a_text_has_no_known_token(tmp_path, loads, capsys):
+    """The tiny lens embeds the report's example texts as zero vectors: shares are 0/0, written as null."""
+    data = tmp_path / "t.txt"
+    data.write_text("apple pie\nbanana juice\ncherry tree\n")
+    args = ["spectrum", "--data", str(data), "--components", "1000000", "--out", str(tmp_path / "s"), "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out, parse_constant=_no_nan)
+    assert summary["examples"][0]["first_component_share_of_top"] is None  # "YMCA in South Australia": no known word
+    json.loads((tmp_path / "s" / "summary.json").read_text(), parse_constant=_no_nan)
+
+
+def test_align_needs_a_definition(loads, capsys):
+    assert main(["align", "--definitions", " , "]) == 2
+    assert "name at least one metric definition" in capsys.readouterr().err
+    assert loads == []

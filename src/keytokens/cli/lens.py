@@ -92,6 +92,8 @@ def align(
     from keytokens.metrics.alignment import get_definition
 
     names = [d.strip() for d in definitions.split(",") if d.strip()]
+    if not names:
+        raise typer.BadParameter("name at least one metric definition", param_hint="--definitions")
     for name in names:
         get_definition(name)
     texts = load_texts(data, limit=limit)

@@ -125,7 +125,8 @@ def _examples(backbone: Lens, spec: Spectrum, lams: dict[str, float], k: int, fi
             split.first[i, top], split.rest[i, top], labels, title=f"{text!r}: first component vs rest"
         )
         first, rest = np.abs(split.first[i, top]).sum(), np.abs(split.rest[i, top]).sum()
-        row = {"text": text, "tokens": {}, "first_component_share_of_top": float(first / (first + rest))}
+        share = float(first / (first + rest)) if first + rest > 0 else None  # None: all-zero logits (no NaN)
+        row = {"text": text, "tokens": {}, "first_component_share_of_top": share}
         for label, lam in {"raw": 0.0, **lams}.items():
             adjusted = adjust(emb[i : i + 1], spec, lam)
             tokens = aligned_tokens(adjusted, backbone.head, backbone.vocabulary, k=k).tokens[0]
