@@ -8,6 +8,7 @@ field; ``int(1e300)`` overflows and ``int(True)`` is silently 1. These readers c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +51,20 @@ def get_int(data: Any, key: str, *, minimum: int | None = None) -> int:
     if abs(value) >= 2**62:
         raise FieldError(f"field {key!r} is {value}; expected an integer of at most 62 bits")
     return value
+
+
+def get_float(data: Any, key: str) -> float:
+    """``data[key]`` as a finite number (an integer counts; a bool does not).
+
+    Raises:
+        FieldError: missing, not a number, or NaN/Inf.
+    """
+    value = _get(data, key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FieldError(f"field {key!r} is {_show(value)}; expected a number")
+    if not math.isfinite(value) or abs(value) > 1e300:
+        raise FieldError(f"field {key!r} is {value}; expected a finite number")
+    return float(value)
 
 
 def get_str(data: Any, key: str, *, allow_empty: bool = True) -> str:
@@ -113,4 +128,4 @@ def get_list(data: Any, key: str) -> list:
     return value
 
 
-__all__ = ["FieldError", "get_bool", "get_dict", "get_int", "get_list", "get_optional_str", "get_str"]
+__all__ = ["FieldError", "get_bool", "get_dict", "get_float", "get_int", "get_list", "get_optional_str", "get_str"]

@@ -107,3 +107,52 @@ def test_explorer_answers_a_4xx_when_the_index_is_damaged_while_served(where, ke
         response = client.post("/api/search", json={"index": "fruit", "query": "apple"})
     assert 400 <= response.status_code < 500, response.text
     assert "is damaged" in response.json()["detail"]
+
+
+@pytest.fixture
+def fitted_head(tmp_path, loads):
+    folder = tmp_path / "head"
+    texts = tmp_path / "t.txt"
+    texts.write_text("apple pie\nbanana juice\ncherry tree\ndate fruit\n" * 5)
+    assert main(["fit-head", "--texts", str(texts), "--out", str(folder), "--json"]) == 0
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("n_texts", "many"),
+        ("n_texts", 1e300),
+        ("fit", []),
+        ("fit", {"method": "ridge", "l2": "0.1", "center": True, "epochs": 1, "lr": 0.1, "batch_size": 8, "seed": 0}),
+        ("target", {"kind": 1, "drop_stopwords": False, "top_n": 8, "mix": 0.5, "temperature": 1.0}),
+        ("seconds", "slow"),
+        ("name", 5),
+        ("embedder_model", ["x"]),
+    ],
+)
+def test_fitted_head(key, value, fitted_head, tmp_path, capsys):
+    from keytokens.heads import FittedHead
+
+    bad = _damage(fitted_head, tmp_path, "meta", key, value)
+    with pytest.raises(StoreError, match=f"is damaged: .*{key}|is damaged: field"):
+        FittedHead.load(bad)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("n_docs", 1e300), ("n_docs", "2"), ("dim", True), ("index", []), ("lens", 3), ("corpus", None)]
+)
+def test_shard_manifest(key, value, tmp_path, loads, capsys):
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed: pip install 'keytokens[ray]'")
+    from keytokens.backends.ray_encode import encode_to_shards
+    from keytokens.sparse import SparseConfig
+    from tests.retrieval.tinylens import tiny_lens
+
+    shards = tmp_path / "shards"
+    encode_to_shards(["d1", "d2"], ["apple", "pie"], shards, lens_factory=tiny_lens, config=SparseConfig(k=2))
+    manifest = json.loads((shards / "manifest.json").read_text())
+    manifest[key] = value
+    (shards / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["index", "--from-shards", str(shards), "--out", str(tmp_path / "idx")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "manifest.json' is damaged: " in err and f"'{key}'" in err, err
