@@ -124,3 +124,20 @@ def test_a_successful_index_prints_no_engine_errors(beir_dir, tmp_path, monkeypa
     assert main(["search", "keytokens", "apple", "--backend", "milvus", "--uri", uri]) == 0
     err = capsys.readouterr().err
     assert "ERROR" not in err and "Traceback" not in err and "not implemented" not in err, err
+
+
+def test_writes_and_searches_refuse_bad_ids_and_non_finite_embeddings(milvus_uri):
+    import numpy as np
+
+    ids, vectors, embeddings = random_corpus(3)
+    with pytest.raises(InputError, match="position 1: document id 'doc1\\\\x00' holds a control character"):
+        index = MilvusIndex.create(milvus_uri, "docs", random_info())
+        index.write([(["doc0", "doc1\x00", "doc2"], vectors, embeddings)], centering=Centering())
+    embeddings[2, 0] = np.nan
+    with pytest.raises(InputError, match="document embedding row 2 holds NaN"):
+        index = MilvusIndex.create(milvus_uri, "docs", random_info())
+        index.write([(ids, vectors, embeddings)], centering=Centering())
+    assert not connect(milvus_uri).has_collection("docs")  # a refused first write leaves nothing
+    _write(milvus_uri, overwrite=True)
+    with pytest.raises(InputError, match="query embedding row 0 holds Inf"):
+        MilvusIndex.open(milvus_uri, "docs").search_dense(np.full((1, 16), np.inf, dtype=np.float32), k=3)

@@ -116,3 +116,28 @@ def test_api_values_of_the_wrong_type_are_a_422(route, body, field):
             assert response.json()["detail"].startswith(f"{field}:")
             ok = {**body, field: {"k": 2, "lam": 0.0, "instruction": "", "explain": False}[field]}
             assert client.post(route, json=ok).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/api/tokens", {**TOKENS, "texts": ["apple \ud800"]}),
+        ("/api/compare", {**TOKENS, "texts": ["apple", "\udcff pie"]}),
+        ("/api/search", {**SEARCH, "query": "apple \ud800"}),
+    ],
+)
+def test_api_texts_that_are_not_valid_unicode_are_a_422(route, body, tmp_path):
+    pytest.importorskip("fastapi", reason="the explorer needs the serve extra")
+    from fastapi.testclient import TestClient
+
+    from keytokens.server import IndexCache
+    from keytokens.server.app import create_app
+    from tests.server.fakes import fake_explorer, write_tiny_index
+
+    write_tiny_index(tmp_path / "fruit")
+    explorer = fake_explorer(indexes=IndexCache({"fruit": tmp_path / "fruit"}))
+    with TestClient(create_app(explorer), raise_server_exceptions=False) as client:
+        body = json.dumps(body)  # ASCII, with the lone surrogate as a \\ud800 escape: valid JSON
+        response = client.post(route, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text  # pydantic refuses the string itself, naming the field
+    assert response.json()["detail"].startswith(("texts.", "query:"))

@@ -39,10 +39,12 @@ from keytokens.backends.milvus_schema import (
 )
 from keytokens.backends.positive import get_positive
 from keytokens.errors import InputError, KeytokensError, ShapeError, UnknownNameError, require
+from keytokens.heads.base import check_finite
 from keytokens.progress import track
 from keytokens.ranking import SearchResults
 from keytokens.retrieval.dense import get_similarity
 from keytokens.sparse.centering import Centering
+from keytokens.strings import check_doc_id
 
 logger = logging.getLogger(__name__)
 
@@ -269,8 +271,11 @@ class MilvusIndex:
             raise ShapeError(f"sparse vectors have shape {vectors.shape}; expected ({len(ids)}, {vocab})")
         if np.shape(embeddings) != (len(ids), self.info.dim):
             raise ShapeError(f"embeddings have shape {np.shape(embeddings)}; expected ({len(ids)}, {self.info.dim})")
-        if any(not isinstance(d, str) or not d or len(d) > MAX_ID_LENGTH for d in ids):
-            raise InputError(f"document ids must be non-empty strings of at most {MAX_ID_LENGTH} characters")
+        for i, d in enumerate(ids):
+            check_doc_id(d, f"position {i}")
+            if len(d) > MAX_ID_LENGTH:
+                raise InputError(f"position {i}: document id is longer than {MAX_ID_LENGTH} characters")
+        check_finite(embeddings, what="document embedding")
         return get_positive(self.info.positive)(sp.csr_matrix(vectors, dtype=np.float32))
 
     def _scan_df(self) -> np.ndarray:
@@ -374,6 +379,7 @@ class MilvusIndex:
         q = np.asarray(embeddings, dtype=np.float32)
         if q.ndim != 2 or q.shape[1] != self.info.dim:
             raise ShapeError(f"query embeddings have shape {q.shape}; expected (n, {self.info.dim})")
+        check_finite(q, what="query embedding")
         return get_similarity(self.info.similarity)(q).tolist()
 
     def drop(self) -> None:
