@@ -214,3 +214,15 @@ def test_align_needs_a_definition(loads, capsys):
     assert main(["align", "--definitions", " , "]) == 2
     assert "name at least one metric definition" in capsys.readouterr().err
     assert loads == []
+
+
+def test_a_failure_of_the_machine_is_not_an_internal_error(monkeypatch, loads, capsys):
+    from keytokens.lens import Lens
+
+    def full(cls, *args, **kwargs):
+        raise OSError(28, "No space left on device", "/tmp/x")
+
+    monkeypatch.setattr(Lens, "load", classmethod(full))
+    assert main(["tokens", "apple"]) == 1
+    line = _one_line_error(capsys, contains="No space left on device")
+    assert "internal error" not in line

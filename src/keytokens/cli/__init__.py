@@ -23,8 +23,9 @@ __all__ = ["app", "main"]
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every failure becomes one line on stderr.
 
-    Exit codes: 0 success, 1 an error (bad input, a library error, or an unexpected failure: "internal
-    error", with the traceback under ``-v``), 2 a usage error (bad option or argument).
+    Exit codes: 0 success, 1 an error (bad input, a library error, a failure of the machine such as a full
+    disk, or an unexpected failure: "internal error", with the traceback under ``-v``), 2 a usage error
+    (bad option or argument).
     """
     _tolerant_streams()
     state["verbose"] = False
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), exc)
     except MemoryError as exc:
         return _fail(f"out of memory: {exc or 'an allocation failed'}; try a smaller input or -k", exc)
+    except OSError as exc:  # the machine, not the code: a full disk, a permission, a missing device
+        return _fail(f"{exc}", exc)
     except Exception as exc:  # a bug: say so in one line; -v shows where
         hint = "" if state["verbose"] else "; run with -v for the traceback"
         return _fail(f"internal error: {type(exc).__name__}: {exc}{hint}", exc)
