@@ -36,8 +36,9 @@ def load_embeddings(path: str | Path, *, dim: int | None = None) -> np.ndarray:
     if dim is not None and arr.shape[1] != dim:
         raise ShapeError(f"{str(path)!r} has embedding size {arr.shape[1]}; expected {dim}")
     check_finite(arr, what=f"{str(path)!r}:")
-    emb = np.asarray(arr, dtype=np.float32)
-    check_finite(emb, what=f"{str(path)!r} (as float32):")  # float64 values beyond float32's range become Inf
+    with np.errstate(over="ignore"):  # float64 values beyond float32's range become Inf: refused just below
+        emb = np.asarray(arr, dtype=np.float32)
+    check_finite(emb, what=f"{str(path)!r} (as float32):")
     return emb
 
 
