@@ -50,8 +50,15 @@ def check_unicode(text: str, what: str) -> str:
         InputError: it holds bytes that were not UTF-8 (or lone surrogates), shown escaped.
     """
     if not is_valid_unicode(text):
-        raise InputError(f"{what} is not valid UTF-8 text: '{printable(text)}'")
+        raise InputError(f"{what} is not valid UTF-8 text: '{printable(_excerpt(text))}'")
     return text
+
+
+def _excerpt(text: str, width: int = 30) -> str:
+    """Up to ``width`` characters either side of the first lone surrogate, ``…`` marking what was cut."""
+    bad = next(i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff")
+    start, stop = max(0, bad - width), min(len(text), bad + width + 1)
+    return ("…" if start else "") + text[start:stop] + ("…" if stop < len(text) else "")
 
 
 def id_problem(doc_id: object) -> str | None:

@@ -141,3 +141,13 @@ def test_api_texts_that_are_not_valid_unicode_are_a_422(route, body, tmp_path):
         response = client.post(route, content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text  # pydantic refuses the string itself, naming the field
     assert response.json()["detail"].startswith(("texts.", "query:"))
+
+
+def test_a_long_text_that_is_not_utf8_is_quoted_around_the_bad_byte_only():
+    from keytokens.embedders import check_texts
+
+    with pytest.raises(InputError) as info:
+        check_texts(["ok", "a" * 100_000 + "\udcff" + "b" * 100_000])
+    message = str(info.value)
+    assert message.startswith("text 1 is not valid UTF-8 text: '…aaa") and "a\\xffb" in message
+    assert len(message) < 150
