@@ -8,6 +8,8 @@ examples with a derandomized seed, so CI is deterministic and the file runs in s
 
 from __future__ import annotations
 
+import traceback
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -43,6 +45,14 @@ configs = st.builds(
     weighting=st.sampled_from(["relu", "log1p-relu"]),
     keep_own_tokens=st.booleans(),
 )
+
+
+def _assert_refused_by_keytokens(exc: BaseException) -> None:
+    """An error of input raised on purpose by keytokens itself, with a message: not one from inside numpy."""
+    assert str(exc)
+    if not isinstance(exc, KeytokensError):
+        last = traceback.extract_tb(exc.__traceback__)[-1]  # a `raise` statement of keytokens, not numpy's C code
+        assert "/keytokens/" in last.filename.replace("\\", "/") and last.line.startswith("raise "), last
 
 
 def _brute_force(query_vectors, doc_vectors, k: int) -> list[list[tuple[int, float]]]:
@@ -126,7 +136,7 @@ def test_arbitrary_input_is_indexed_or_refused_with_an_input_error(ids, texts):
         encoding = encode_corpus(LENS, texts[:n], SparseConfig(k=3), cache=False)
         index = build_index(LENS, encoding, ids[:n])
     except (KeytokensError, ValueError) as exc:
-        assert str(exc)  # a message, not a bare exception
+        _assert_refused_by_keytokens(exc)
         return
     assert n > 0 and all(id_problem(d) is None for d in ids[:n])
     assert list(index.doc_ids) == ids[:n]  # no id altered on the way (no trailing NUL dropped)
@@ -158,3 +168,36 @@ def test_cli_search_exits_0_1_or_2_with_no_traceback(saved_index, capsys, query,
     assert code in (0, 1, 2) and "Traceback" not in err
     if code == 1:
         assert err.startswith("error: ") and "internal error" not in err
+
+
+@pytest.fixture(scope="module")
+def retrievers(saved_index):
+    dense = DenseIndex.build(
+        LENS.encode(["apple pie", "banana juice", "cherry tree"]), ["d1", "d2", "d3"], model="tiny"
+    )
+    from keytokens.retrieval import DenseRetriever
+
+    return SparseRetriever.load(saved_index), DenseRetriever(dense, LENS.embedder)
+
+
+@settings(PROPERTY, max_examples=100)
+@given(qs=st.lists(st.one_of(text, any_text), max_size=4), k=st.integers(-2, 10**12))
+def test_arbitrary_queries_are_answered_or_refused_with_an_input_error(retrievers, qs, k):
+    for retriever in retrievers:
+        try:
+            results = retriever.search(qs, k=k)
+        except (KeytokensError, ValueError) as exc:
+            _assert_refused_by_keytokens(exc)
+            continue
+        assert len(results) == len(qs)
+        assert all(set(ids) <= {"d1", "d2", "d3"} and len(ids) <= k for ids in results.doc_ids)
+
+
+@pytest.mark.slow
+def test_an_empty_batch_is_zero_rows_for_a_real_embedder(minilm_lens):
+    """Found by the property above: the sentence-transformers tokenizer fails on an empty batch."""
+    assert minilm_lens.encode([]).shape == (0, 384)
+    dense = DenseIndex.build(minilm_lens.encode(["apple pie"]), ["d1"], model="minilm")
+    from keytokens.retrieval import DenseRetriever
+
+    assert len(DenseRetriever(dense, minilm_lens.embedder).search([], k=3)) == 0

@@ -70,6 +70,8 @@ class SentenceTransformerEmbedder:
         """Return ``(n, d) float32`` embeddings, as the model's own modules compute them."""
         check_role(role)
         formatted = [self.prompt.format(t, role, instruction).full for t in check_texts(texts)]
+        if not formatted:  # the tokenizer fails on an empty batch
+            return np.zeros((0, self.dim), dtype=np.float32)
         lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True)["input_ids"]]
         self.last_truncated = tuple(i for i, n in enumerate(lengths) if n > self.max_length)
         if self.last_truncated:

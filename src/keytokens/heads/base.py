@@ -133,7 +133,7 @@ def check_finite(embeddings: np.ndarray, *, what: str = "embedding", chunk_rows:
         InputError: ``"<what> row i holds NaN"`` (or ``Inf``).
     """
     arr = np.asarray(embeddings)
-    if not np.issubdtype(arr.dtype, np.floating):
+    if not np.issubdtype(arr.dtype, np.floating) or arr.size == 0:
         return
     rows = arr.reshape(1, -1) if arr.ndim == 1 else arr.reshape(len(arr), -1)
     for start in range(0, len(rows), chunk_rows):
@@ -156,7 +156,7 @@ def check_embeddings(embeddings: np.ndarray, hidden_size: int, *, head_name: str
         arr = arr[None, :]
     if arr.ndim != 2:
         raise ShapeError(f"embeddings must be (n, d); got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
+    if not np.issubdtype(arr.dtype, np.floating) or arr.size == 0:
         raise ShapeError(f"embeddings must be floating point; got dtype {arr.dtype}")
     if arr.shape[1] != hidden_size:
         raise ShapeError(f"embedding size {arr.shape[1]} does not match head {head_name!r} hidden size {hidden_size}")
