@@ -156,7 +156,7 @@ def check_embeddings(embeddings: np.ndarray, hidden_size: int, *, head_name: str
         arr = arr[None, :]
     if arr.ndim != 2:
         raise ShapeError(f"embeddings must be (n, d); got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating) or arr.size == 0:
+    if not np.issubdtype(arr.dtype, np.floating):
         raise ShapeError(f"embeddings must be floating point; got dtype {arr.dtype}")
     if arr.shape[1] != hidden_size:
         raise ShapeError(f"embedding size {arr.shape[1]} does not match head {head_name!r} hidden size {hidden_size}")
