@@ -141,3 +141,16 @@ def test_writes_and_searches_refuse_bad_ids_and_non_finite_embeddings(milvus_uri
     _write(milvus_uri, overwrite=True)
     with pytest.raises(InputError, match="query embedding row 0 holds Inf"):
         MilvusIndex.open(milvus_uri, "docs").search_dense(np.full((1, 16), np.inf, dtype=np.float32), k=3)
+
+
+def test_an_id_too_long_for_milvus_is_refused_before_encoding(
+    beir_dir, tmp_path, monkeypatch, cache_root, capsys, milvus
+):
+    from keytokens.lens import Lens
+
+    monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: pytest.fail("a model was loaded")))
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "d1", "text": "apple"}\n{"_id": "%s", "text": "pie"}\n' % ("x" * 513))
+    uri = str(tmp_path / "kt.db")
+    assert main(["index", str(corpus), "--backend", "milvus", "--uri", uri]) == 1
+    assert "position 1: document id is longer than Milvus's 512 characters" in capsys.readouterr().err

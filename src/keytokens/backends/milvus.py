@@ -25,8 +25,8 @@ import scipy.sparse as sp
 from keytokens.backends import lite
 from keytokens.backends.collection import CollectionInfo, check_collection_name
 from keytokens.backends.milvus_schema import (
-    MAX_ID_LENGTH,
     META_SUFFIX,
+    check_ids,
     collect,
     create_collections,
     dense_df,
@@ -44,7 +44,6 @@ from keytokens.progress import track
 from keytokens.ranking import SearchResults
 from keytokens.retrieval.dense import get_similarity
 from keytokens.sparse.centering import Centering
-from keytokens.strings import check_doc_id
 
 logger = logging.getLogger(__name__)
 
@@ -271,10 +270,7 @@ class MilvusIndex:
             raise ShapeError(f"sparse vectors have shape {vectors.shape}; expected ({len(ids)}, {vocab})")
         if np.shape(embeddings) != (len(ids), self.info.dim):
             raise ShapeError(f"embeddings have shape {np.shape(embeddings)}; expected ({len(ids)}, {self.info.dim})")
-        for i, d in enumerate(ids):
-            check_doc_id(d, f"position {i}")
-            if len(d) > MAX_ID_LENGTH:
-                raise InputError(f"position {i}: document id is longer than {MAX_ID_LENGTH} characters")
+        check_ids(ids)
         check_finite(embeddings, what="document embedding")
         return get_positive(self.info.positive)(sp.csr_matrix(vectors, dtype=np.float32))
 

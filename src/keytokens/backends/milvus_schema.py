@@ -60,6 +60,21 @@ def drop(client, name: str) -> None:
             logger.warning("could not drop %s: %s", collection, reason(exc))
 
 
+def check_ids(ids: Sequence[str]) -> None:
+    """Refuse ids a collection cannot hold: not a valid id, or longer than :data:`MAX_ID_LENGTH`.
+
+    Raises:
+        InputError: naming the position.
+    """
+    from keytokens.errors import InputError
+    from keytokens.strings import check_doc_id
+
+    for i, d in enumerate(ids):
+        check_doc_id(d, f"position {i}")
+        if len(d) > MAX_ID_LENGTH:
+            raise InputError(f"position {i}: document id is longer than Milvus's {MAX_ID_LENGTH} characters")
+
+
 def half_made(client, name: str) -> bool:
     """Whether ``name`` is what a write killed before its side record leaves: one of the pair without the other.
 
@@ -129,6 +144,7 @@ __all__ = [
     "DOCUMENT_FIELDS",
     "MAX_ID_LENGTH",
     "META_SUFFIX",
+    "check_ids",
     "collect",
     "create_collections",
     "dense_df",

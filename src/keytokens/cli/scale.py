@@ -154,12 +154,14 @@ def index_scaled(
 
 def _index_corpus_milvus(corpus, uri, collection, model, config, head, max_length, force, no_cache, as_json) -> dict:
     from keytokens.backends.milvus import connect
+    from keytokens.backends.milvus_schema import check_ids
     from keytokens.evaluation.beir import read_corpus
     from keytokens.lens import Lens
     from keytokens.sparse import encode_corpus
 
     connect(uri).close()  # an unreachable URI fails before the model loads and before anything is written
     doc_ids, texts = read_corpus(corpus)
+    check_ids(doc_ids)  # before hours of encoding, not after
     lens = Lens.load(model, head=head, max_length=max_length)
     encoding = encode_corpus(lens, texts, config, cache=not no_cache, show_progress=not as_json)
     index = write_milvus(
