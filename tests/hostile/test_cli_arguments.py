@@ -226,3 +226,11 @@ def test_a_failure_of_the_machine_is_not_an_internal_error(monkeypatch, loads, c
     assert main(["tokens", "apple"]) == 1
     line = _one_line_error(capsys, contains="No space left on device")
     assert "internal error" not in line
+
+
+def test_a_report_that_cannot_be_json_writes_nothing(tmp_path):
+    from keytokens.reports.spectrum import SpectrumReport
+
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        SpectrumReport(summary={"share": float("nan")}, figures={}).write(tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -33,6 +33,7 @@ class SpectrumReport:
 
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write ``summary.json`` and the PNGs into ``out_dir`` (each file atomically)."""
+        text = json.dumps(self.summary, indent=2, allow_nan=False)  # refused (NaN) before anything is written
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written = []
@@ -40,9 +41,13 @@ class SpectrumReport:
             plots.save(fig, out / name)
             written.append(out / name)
         fd, tmp = tempfile.mkstemp(suffix=".json", dir=out)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.summary, f, indent=2, allow_nan=False)
-        os.replace(tmp, out / "summary.json")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, out / "summary.json")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return [*written, out / "summary.json"]
 
 
