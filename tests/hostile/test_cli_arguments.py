@@ -234,3 +234,13 @@ def test_a_report_that_cannot_be_json_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="not JSON compliant"):
         SpectrumReport(summary={"share": float("nan")}, figures={}).write(tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text", ["[/x] apple", "apple [bold red]pie[/bold red]", "[link=http://x]apple[/link]"])
+def test_texts_are_printed_as_they_are_not_as_markup(text, loads, indexes, capsys):
+    assert main(["tokens", text, "--model", "tiny"]) == 0
+    assert text in capsys.readouterr().out.replace("\n", "")
+    assert main(["search", str(indexes[0]), text]) == 0
+    assert text.split()[0] in capsys.readouterr().out  # the title (it may wrap)
+    assert main(["search", str(indexes[0]), text, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["queries"][0]["query"] == text

@@ -152,7 +152,7 @@ def saved_index(tmp_path_factory):
     return folder
 
 
-cli_query = st.text(max_size=40) | st.sampled_from(["\udcff\udcfe", "-k", "--json", "-", "\x00", " "])
+cli_query = st.text(max_size=40) | st.sampled_from(["\udcff\udcfe", "-k", "--json", "-", "\x00", " ", "[/x]", "[b]x"])
 cli_k = st.sampled_from(["1", "3", "1000000000", "0", "-1", "x", "1e3", "99999999999999999999999"])
 
 

@@ -22,8 +22,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Read text embeddings as the vocabulary tokens they align with.",
 )
-out = Console()
-err = Console(stderr=True)
+# markup off: texts, queries, ids and tokens are printed as they are ("[/x]" is not a closing tag)
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 #: Options of the root command that :func:`keytokens.cli.main` reads back (``verbose``: show tracebacks).
 state = {"verbose": False}
 

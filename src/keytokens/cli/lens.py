@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from keytokens.cli.app import Head, Json, K, Model, Role, TokenFilter, app, out, print_json
 
@@ -27,7 +28,9 @@ def models(as_json: Json = False) -> None:
     for r in rows:
         prompt = "template" if r["prompt"]["template"] != "{text}" else ""
         prompt = ", ".join(filter(None, [prompt, "instructions" if r["prompt"]["instructions"] else ""]))
-        table.add_row(r["name"], r["model"], r["pooling"], r["head"], prompt, "[green]yes[/]" if r["offline"] else "no")
+        table.add_row(
+            r["name"], r["model"], r["pooling"], r["head"], prompt, Text("yes", style="green") if r["offline"] else "no"
+        )
     out.print(table)
 
 
