@@ -244,3 +244,11 @@ def test_texts_are_printed_as_they_are_not_as_markup(text, loads, indexes, capsy
     assert text.split()[0] in capsys.readouterr().out  # the title (it may wrap)
     assert main(["search", str(indexes[0]), text, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["queries"][0]["query"] == text
+
+
+def test_huge_k_for_encode_is_refused_before_any_shard(beir_dir, tmp_path, loads, capsys):
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed: pip install 'keytokens[ray]'")
+    out = tmp_path / "shards"
+    assert main(["encode", str(beir_dir / "corpus.jsonl"), "--out", str(out), "-k", "1000000000"]) == 1
+    _one_line_error(capsys, contains="-k 1000000000 exceeds the 10 tokens")
+    assert not out.exists() or not list(out.iterdir())
