@@ -42,7 +42,8 @@ class Spectrum:
     def explained(self) -> np.ndarray:
         """``(m,)`` share of the (centred or uncentred) energy each component holds."""
         energy = self.singular_values.astype(np.float64) ** 2
-        return (energy / energy.sum()).astype(np.float32)
+        total = energy.sum()
+        return (energy / total if total > 0 else np.zeros_like(energy)).astype(np.float32)
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no vectors)."""

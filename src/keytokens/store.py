@@ -202,7 +202,27 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     required = ("kind", "schema_version", "keytokens_version", "arrays", "meta")
     if not isinstance(document, dict) or any(key not in document for key in required):
         raise StoreError(f"{str(meta_path)!r} is damaged: expected the keys {list(required)}")
+    problem = _layout_problem(document)
+    if problem is not None:
+        raise StoreError(f"{str(meta_path)!r} is damaged: {problem}")
     return document
+
+
+def _layout_problem(document: dict) -> str | None:
+    """What is of the wrong type in a ``meta.json``'s own fields (the caller's ``meta`` is checked by the caller)."""
+    from keytokens.jsonfields import FieldError, get_dict, get_int, get_list, get_str
+
+    try:
+        get_str(document, "kind"), get_int(document, "schema_version"), get_str(document, "keytokens_version")
+        get_dict(document, "meta")
+        for name, spec in get_dict(document, "arrays").items():
+            shape = get_list(spec, "shape")
+            if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+                return f"array {name!r} has shape {shape}; expected non-negative integers"
+            get_str(spec, "dtype")
+    except FieldError as exc:
+        return str(exc)
+    return None
 
 
 def load(path: str | Path, *, kind: str, schema_version: int, mmap: bool = True) -> Stored:

@@ -61,7 +61,7 @@ def test_index_from_shards_refuses_a_tokenizer_that_is_not_theirs(tmp_path, monk
     shutil.copytree(before / TOKENIZER_DIR, folder / TOKENIZER_DIR)  # what a forced encode used to leave
     assert main(["index", "--from-shards", str(folder), "--out", str(tmp_path / "idx")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error:") and "is not the one the shards were encoded with" in err
+    assert err.startswith("error:") and "is not the one its shards were encoded with" in err
     assert not (tmp_path / "idx").exists()
 
 

@@ -49,10 +49,10 @@ def test_fit_head_writes_a_loadable_head(tmp_path, tiny_model, capsys):
 def test_fit_head_errors_are_one_line(tmp_path, tiny_model, capsys):
     corpus = write_beir(tmp_path / "beir") / "corpus.jsonl"
     args = ["fit-head", "--texts", str(corpus), "--out", str(tmp_path / "h")]
-    assert main([*args, "--target", "bm25"]) == 1
-    assert "unknown target 'bm25'; expected one of ['mix', 'model', 'tf', 'tfidf']" in capsys.readouterr().err
-    assert main([*args, "--fit", "lasso"]) == 1
-    assert "expected one of ['kl', 'ridge']" in capsys.readouterr().err
+    assert main([*args, "--target", "bm25"]) == 2  # usage errors, before any model loads
+    assert "'bm25' is not one of ['tf', 'tfidf', 'model', 'mix']" in capsys.readouterr().err
+    assert main([*args, "--fit", "lasso"]) == 2
+    assert "'lasso' is not one of ['kl', 'ridge']" in capsys.readouterr().err
     assert main([*args, "--l2", "0"]) == 1
     assert "4 texts for 14 embedding dimensions" in capsys.readouterr().err
     lines = tmp_path / "texts.txt"

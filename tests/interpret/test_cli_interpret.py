@@ -29,10 +29,10 @@ def test_instructions_use_the_presets_own_or_fail_clearly(fake_models, capsys):
 def test_instructions_bad_options(fake_models, capsys):
     assert main(["instructions", "apple", "--model", "tiny", "-i", "oops"]) == 1
     assert "must be NAME=TEXT" in capsys.readouterr().err
-    assert main(["instructions", "apple", "--model", "tiny", "-i", "a=b", "--filter", "nouns"]) == 1
-    assert "unknown token filter 'nouns'" in capsys.readouterr().err
-    assert main(["instructions", "apple", "--role", "passage", "-i", "a=b"]) == 1
-    assert "unknown role 'passage'" in capsys.readouterr().err
+    assert main(["instructions", "apple", "--model", "tiny", "-i", "a=b", "--filter", "nouns"]) == 2  # usage error
+    assert "'nouns' is not one of ['all', 'no-special', 'content']" in capsys.readouterr().err
+    assert main(["instructions", "apple", "--role", "passage", "-i", "a=b"]) == 2
+    assert "'passage' is not one of ['query', 'document']" in capsys.readouterr().err
     assert fake_models == []  # every option was refused before any model loaded
 
 

@@ -56,8 +56,8 @@ def test_errors_are_one_line(beir_dir, tmp_path, fake_model, capsys):
     assert main(["index", str(bad), "--out", str(tmp_path / "i2")]) == 1
     assert "bad.jsonl:2: not valid JSON" in capsys.readouterr().err
     i3 = ["index", str(beir_dir / "corpus.jsonl"), "--out", str(tmp_path / "i3")]
-    assert main([*i3, "--recipe", "paper", "--weighting", "tf"]) == 1
-    assert "expected one of ['log1p-relu', 'raw', 'relu', 'softmax']" in capsys.readouterr().err
+    assert main([*i3, "--recipe", "paper", "--weighting", "tf"]) == 2  # a usage error, before any model loads
+    assert "'tf' is not one of ['raw', 'relu', 'log1p-relu', 'softmax']" in capsys.readouterr().err
     assert main([*i3, "--weighting", "relu"]) == 2  # the default recipe is lexical: aligned-token flags do not apply
     assert "--weighting" in capsys.readouterr().err
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from keytokens.backends.positive import get_positive
 from keytokens.errors import InputError
+from keytokens.jsonfields import get_int, get_str
 from keytokens.retrieval.dense import get_similarity
 from keytokens.sparse.index import IndexInfo
 
@@ -67,13 +68,17 @@ class CollectionInfo:
 
     @classmethod
     def from_dict(cls, data: dict) -> CollectionInfo:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            FieldError: a field is missing or of the wrong type.
+        """
         return cls(
             index=IndexInfo.from_dict(data),
-            dim=int(data["dim"]),
-            similarity=str(data["similarity"]),
-            positive=str(data["positive"]),
-            schema_version=int(data["schema_version"]),
+            dim=get_int(data, "dim", minimum=1),
+            similarity=get_str(data, "similarity"),
+            positive=get_str(data, "positive"),
+            schema_version=get_int(data, "schema_version"),
         )
 
     def differences(self, other: CollectionInfo) -> list[str]:

@@ -22,21 +22,24 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from keytokens.backends import lite
 from keytokens.backends.collection import CollectionInfo, check_collection_name
 from keytokens.backends.milvus_schema import (
-    MAX_ID_LENGTH,
     META_SUFFIX,
+    check_ids,
     collect,
     create_collections,
     dense_df,
     document_rows,
     drop,
+    half_made,
     reason,
     sparse_df,
     sparse_queries,
 )
 from keytokens.backends.positive import get_positive
 from keytokens.errors import InputError, KeytokensError, ShapeError, UnknownNameError, require
+from keytokens.heads.base import check_finite
 from keytokens.progress import track
 from keytokens.ranking import SearchResults
 from keytokens.retrieval.dense import get_similarity
@@ -48,6 +51,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH = 1000
 #: Queries per search request.
 QUERY_CHUNK = 256
+#: Most results Milvus returns per query (its ``topk`` bound): a larger ``k`` returns at most this many.
+MAX_LIMIT = 16_384
 #: Milvus's hybrid rankers, by name: ``rrf`` (RRFRanker) and ``weighted`` (WeightedRanker).
 RANKERS = ("rrf", "weighted")
 _META_KEY = "info"
@@ -63,12 +68,17 @@ def is_local(uri: str) -> bool:
     return "://" not in str(uri)
 
 
-def connect(uri: str | Path, *, timeout: float = 10.0):
+def connect(uri: str | Path, *, timeout: float = 10.0, must_exist: bool = False):
     """A ``MilvusClient`` for ``uri``; nothing is created on the server.
+
+    Args:
+        uri: a Milvus Lite ``.db`` path or a server URL.
+        timeout: seconds to wait for a server.
+        must_exist: refuse a Milvus Lite path that does not exist (opening one creates an empty database).
 
     Raises:
         MissingDependencyError: pymilvus (or milvus-lite for a local file) is not installed.
-        InputError: a local file not ending in ``.db``.
+        InputError: a local file not ending in ``.db``, or (``must_exist``) no database at that path.
         BackendUnavailableError: the server cannot be reached or the file's folder does not exist.
     """
     uri = str(uri)
@@ -79,6 +89,9 @@ def connect(uri: str | Path, *, timeout: float = 10.0):
             raise InputError(f"a Milvus Lite file must end in .db; got {uri!r}")
         if not Path(uri).resolve().parent.is_dir():
             raise BackendUnavailableError(f"cannot open Milvus Lite at {uri!r}: its folder does not exist")
+        if must_exist:
+            lite.check_exists(uri)
+        lite.quiet()
     try:
         return pymilvus.MilvusClient(uri=uri, timeout=timeout)
     except Exception as exc:  # pymilvus raises bare MilvusException subclasses for every failure
@@ -125,8 +138,10 @@ class MilvusIndex:
         check_collection_name(name)
         client = connect(uri)
         meta = name + META_SUFFIX
+        if is_local(str(uri)):
+            lite.clear_half_made(str(uri), (name, meta))
         exists = client.has_collection(name) or client.has_collection(meta)
-        if exists and overwrite:
+        if exists and (overwrite or half_made(client, name)):
             drop(client, name)
             exists = False
         if exists:
@@ -152,7 +167,7 @@ class MilvusIndex:
             InputError: no such collection, not a keytokens collection, or its last write did not finish.
         """
         check_collection_name(name)
-        index = cls._open(connect(uri), name, str(uri))
+        index = cls._open(connect(uri, must_exist=True), name, str(uri))
         if not index.record.get("complete"):
             raise InputError(
                 f"{index.where} is incomplete (its last write did not finish); run `keytokens index` again"
@@ -255,8 +270,8 @@ class MilvusIndex:
             raise ShapeError(f"sparse vectors have shape {vectors.shape}; expected ({len(ids)}, {vocab})")
         if np.shape(embeddings) != (len(ids), self.info.dim):
             raise ShapeError(f"embeddings have shape {np.shape(embeddings)}; expected ({len(ids)}, {self.info.dim})")
-        if any(not isinstance(d, str) or not d or len(d) > MAX_ID_LENGTH for d in ids):
-            raise InputError(f"document ids must be non-empty strings of at most {MAX_ID_LENGTH} characters")
+        check_ids(ids)
+        check_finite(embeddings, what="document embedding")
         return get_positive(self.info.positive)(sp.csr_matrix(vectors, dtype=np.float32))
 
     def _scan_df(self) -> np.ndarray:
@@ -324,7 +339,7 @@ class MilvusIndex:
         dense = self._dense(embeddings)
         if len(sparse) != len(dense):
             raise ShapeError(f"{len(sparse)} sparse queries but {len(dense)} dense queries")
-        limit = max(depth, k)
+        limit = min(max(depth, k), MAX_LIMIT)
         ids, scores = [], []
         for start in range(0, len(dense), QUERY_CHUNK):
             stop = start + QUERY_CHUNK
@@ -332,7 +347,7 @@ class MilvusIndex:
                 pymilvus.AnnSearchRequest(sparse[start:stop], "sparse", dict(_IP), limit),
                 pymilvus.AnnSearchRequest(dense[start:stop], "dense", dict(_IP), limit),
             ]
-            hits = self.client.hybrid_search(self.name, requests, fuse, limit=k, output_fields=[])
+            hits = self.client.hybrid_search(self.name, requests, fuse, limit=min(k, MAX_LIMIT), output_fields=[])
             collect(hits, ids, scores, positive_only=False)
         return SearchResults(doc_ids=tuple(ids), scores=tuple(scores))
 
@@ -342,7 +357,7 @@ class MilvusIndex:
         ids, scores = [], []
         for start in range(0, len(data), QUERY_CHUNK):
             hits = self.client.search(
-                self.name, data=data[start : start + QUERY_CHUNK], anns_field=field, limit=k,
+                self.name, data=data[start : start + QUERY_CHUNK], anns_field=field, limit=min(k, MAX_LIMIT),
                 search_params=dict(_IP), output_fields=[],
             )  # fmt: skip
             collect(hits, ids, scores, positive_only=positive_only)
@@ -360,6 +375,7 @@ class MilvusIndex:
         q = np.asarray(embeddings, dtype=np.float32)
         if q.ndim != 2 or q.shape[1] != self.info.dim:
             raise ShapeError(f"query embeddings have shape {q.shape}; expected (n, {self.info.dim})")
+        check_finite(q, what="query embedding")
         return get_similarity(self.info.similarity)(q).tolist()
 
     def drop(self) -> None:

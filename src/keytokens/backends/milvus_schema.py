@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 MAX_ID_LENGTH = 512
 #: Suffix of the side collection holding the settings record.
 META_SUFFIX = "__keytokens"
+#: Fields of a document collection, in order (how a half-made one is recognised).
+DOCUMENT_FIELDS = ("id", "sparse", "dense")
 
 
 def reason(exc: Exception) -> str:
@@ -56,6 +58,39 @@ def drop(client, name: str) -> None:
                 client.drop_collection(collection)
         except Exception as exc:  # cleanup is best effort; the original error matters more
             logger.warning("could not drop %s: %s", collection, reason(exc))
+
+
+def check_ids(ids: Sequence[str]) -> None:
+    """Refuse ids a collection cannot hold: not a valid id, or longer than :data:`MAX_ID_LENGTH`.
+
+    Raises:
+        InputError: naming the position.
+    """
+    from keytokens.errors import InputError
+    from keytokens.strings import check_doc_id
+
+    for i, d in enumerate(ids):
+        check_doc_id(d, f"position {i}")
+        if len(d) > MAX_ID_LENGTH:
+            raise InputError(f"position {i}: document id is longer than Milvus's {MAX_ID_LENGTH} characters")
+
+
+def half_made(client, name: str) -> bool:
+    """Whether ``name`` is what a write killed before its side record leaves: one of the pair without the other.
+
+    The side record alone holds nothing of value; the document collection alone counts only when it has
+    keytokens's fields (``id``, ``sparse``, ``dense``) and no rows.
+    """
+    meta = name + META_SUFFIX
+    has_docs, has_meta = client.has_collection(name), client.has_collection(meta)
+    if has_docs == has_meta:
+        return False
+    if has_meta:
+        return True
+    if [f.get("name") for f in client.describe_collection(name).get("fields", [])] != list(DOCUMENT_FIELDS):
+        return False
+    client.load_collection(name)
+    return int(client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"]) == 0
 
 
 def document_rows(
@@ -106,13 +141,16 @@ def dense_df(stored: dict, vocab_size: int) -> np.ndarray:
 
 
 __all__ = [
+    "DOCUMENT_FIELDS",
     "MAX_ID_LENGTH",
     "META_SUFFIX",
+    "check_ids",
     "collect",
     "create_collections",
     "dense_df",
     "document_rows",
     "drop",
+    "half_made",
     "reason",
     "sparse_df",
     "sparse_queries",

@@ -32,7 +32,7 @@ from keytokens.commit import Transaction
 from keytokens.errors import InputError, Interrupted, require
 from keytokens.lens import Lens
 from keytokens.progress import track
-from keytokens.sparse.corpus import index_info, lens_settings, sparse_vectors
+from keytokens.sparse.corpus import check_k, index_info, lens_settings, sparse_vectors
 from keytokens.sparse.documents import SparseConfig
 from keytokens.sparse.tokenizer import TOKENIZER_DIR, save_tokenizer
 
@@ -198,6 +198,7 @@ def encode_to_shards(
         raise InputError(f"{len(doc_ids)} ids for {len(texts)} texts; expected the same positive number")
     require("pyarrow", "ray")
     lens = lens_factory()
+    check_k(lens, config)  # before any shard is written
     spec = ShardSpec(
         index=index_info(lens, config),
         lens=lens_settings(lens),

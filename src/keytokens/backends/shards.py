@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from keytokens.backends.collection import flatten
 from keytokens.errors import InputError, require
+from keytokens.jsonfields import get_dict, get_int, get_str
 from keytokens.sparse.index import IndexInfo
 
 SCHEMA_VERSION = 1
@@ -86,15 +87,19 @@ class ShardSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> ShardSpec:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            FieldError: a field is missing or of the wrong type.
+        """
         return cls(
-            index=IndexInfo.from_dict(data["index"]),
-            lens=dict(data["lens"]),
-            dim=int(data["dim"]),
-            n_docs=int(data["n_docs"]),
-            shard_size=int(data["shard_size"]),
-            corpus=str(data["corpus"]),
-            schema_version=int(data["schema_version"]),
+            index=IndexInfo.from_dict(get_dict(data, "index")),
+            lens=get_dict(data, "lens"),
+            dim=get_int(data, "dim", minimum=1),
+            n_docs=get_int(data, "n_docs", minimum=1),
+            shard_size=get_int(data, "shard_size", minimum=1),
+            corpus=get_str(data, "corpus"),
+            schema_version=get_int(data, "schema_version"),
         )
 
     def differences(self, other: ShardSpec) -> list[str]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
-from keytokens.cli.app import Json, K, app, out
+from keytokens.cli.app import Json, K, app, out, print_json
 
 
 @app.command()
@@ -34,7 +33,7 @@ def spectrum(
     )
     files = report.write(out_dir)
     if as_json:
-        out.print_json(json.dumps(report.summary))
+        print_json(report.summary)
         return
     var = report.summary["variation"]
     out.print(

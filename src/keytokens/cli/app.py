@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
+import math
 import warnings
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -35,11 +39,61 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Read text embeddings as the vocabulary tokens they align with.",
 )
-out = Console()
-err = Console(stderr=True)
+# markup off: texts, queries, ids and tokens are printed as they are ("[/x]" is not a closing tag)
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
+#: Options of the root command that :func:`keytokens.cli.main` reads back (``verbose``: show tracebacks).
+state = {"verbose": False}
+
+
+def choice(module: str, registry: str) -> Callable[[str | None], str | None]:
+    """An option callback refusing (as a usage error, before any model loads) a name not in a registry.
+
+    Args:
+        module: the module that holds the registry (imported only when the option is checked).
+        registry: the registry's name there: a mapping or tuple of the accepted names.
+    """
+
+    def check(value: str | None) -> str | None:
+        names = list(getattr(importlib.import_module(module), registry))
+        if value is not None and value not in names:
+            raise typer.BadParameter(f"{value!r} is not one of {names}")
+        return value
+
+    return check
+
+
+def print_json(data) -> None:
+    """Print ``data`` as JSON on stdout; NaN and Inf are never written (they are not JSON).
+
+    Raises:
+        RuntimeError: ``data`` holds NaN or Inf (a bug upstream: every source of numbers is checked).
+    """
+    try:
+        text = json.dumps(data, allow_nan=False)
+    except ValueError as exc:
+        raise RuntimeError(f"the result holds NaN or Inf and cannot be written as JSON ({exc})") from None
+    out.print_json(text)
+
+
+def finite(value: float | None) -> float | None:
+    """An option callback refusing ``nan`` and ``inf`` (which click's float accepts)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"expected a finite number; got {value}")
+    return value
+
 
 Model = Annotated[str, typer.Option("--model", "-m", help="preset name (see `keytokens models`), hub id or folder")]
 K = Annotated[int, typer.Option("-k", min=1, help="tokens per text")]
+TokenFilter = Annotated[
+    str,
+    typer.Option(
+        "--filter", help="all, no-special or content", callback=choice("keytokens.lens.aligned", "TOKEN_FILTERS")
+    ),
+]
+Role = Annotated[
+    str, typer.Option(help="query or document (selects prompts)", callback=choice("keytokens.embedders.base", "ROLES"))
+]
 Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 Head = Annotated[
     str | None, typer.Option("--head", help="override the head: lm, embeddings, SOURCE:KIND or a fitted head folder")
@@ -59,7 +113,12 @@ def _setup_logging(verbose: bool) -> None:
 
 
 @app.callback()
-def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False) -> None:
+def _root(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="log progress; show the traceback of a failure")
+    ] = False,
+) -> None:
+    state["verbose"] = verbose
     _setup_logging(verbose)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Head, Json, Model, app, out
+from keytokens.cli.app import Head, Json, Model, app, choice, finite, out, print_json
 
 
 def _read_texts(source: str) -> list[str]:
@@ -35,9 +34,21 @@ def fit_head_command(
     ],
     out_dir: Annotated[Path, typer.Option("--out", help="folder to write the fitted head to")],
     model: Model = "minilm",
-    target: Annotated[str, typer.Option(help="target distribution: tf, tfidf, model or mix")] = "tfidf",
-    fit: Annotated[str, typer.Option("--fit", help="ridge (closed form, numpy) or kl (Adam, torch)")] = "ridge",
-    l2: Annotated[float, typer.Option("--l2", min=0.0, help="regularisation strength λ")] = 0.1,
+    target: Annotated[
+        str,
+        typer.Option(
+            help="target distribution: tf, tfidf, model or mix", callback=choice("keytokens.heads.targets", "TARGETS")
+        ),
+    ] = "tfidf",
+    fit: Annotated[
+        str,
+        typer.Option(
+            "--fit",
+            help="ridge (closed form, numpy) or kl (Adam, torch)",
+            callback=choice("keytokens.heads.fitting", "FITS"),
+        ),
+    ] = "ridge",
+    l2: Annotated[float, typer.Option("--l2", min=0.0, help="regularisation strength λ", callback=finite)] = 0.1,
     drop_stopwords: Annotated[
         bool, typer.Option("--drop-stopwords", help="targets keep content tokens only (no stopwords, punctuation)")
     ] = False,
@@ -45,7 +56,7 @@ def fit_head_command(
     top_n: Annotated[int, typer.Option("--top-n", min=1, help="tokens kept of model-derived targets")] = 64,
     mix: Annotated[float, typer.Option(min=0.0, max=1.0, help="weight of tfidf in mix targets")] = 0.5,
     epochs: Annotated[int, typer.Option(min=1, help="epochs of the kl fit")] = 10,
-    lr: Annotated[float, typer.Option(help="Adam learning rate of the kl fit")] = 1e-2,
+    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate of the kl fit", callback=finite)] = 1e-2,
     head: Head = None,
     limit: Annotated[int | None, typer.Option(min=1, help="use the first N texts")] = None,
     max_length: Annotated[int | None, typer.Option("--max-length", min=1, help="cap on input tokens")] = None,
@@ -88,7 +99,7 @@ def fit_head_command(
     fitted.save(out_dir, overwrite=force)
     summary = {"head": str(out_dir), **fitted.to_dict()}
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
         return
     table = Table("head", "model", "target", "fit", "λ", "texts", "|V| × d", "seconds", title="fitted head")
     table.add_row(

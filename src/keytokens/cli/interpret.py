@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 from typing import Annotated
@@ -10,18 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Json, K, Model, app, err, out
+from keytokens.cli.app import Json, K, Model, Role, TokenFilter, app, err, out, print_json
 
-Filter = Annotated[str, typer.Option("--filter", help="all, no-special or content")]
 OutDir = Annotated[Path | None, typer.Option("--out", help="folder for the report (.md, .json, .png)")]
-
-
-def _check_filter(token_filter: str) -> None:
-    from keytokens.errors import InputError
-    from keytokens.lens import TOKEN_FILTERS
-
-    if token_filter not in TOKEN_FILTERS:
-        raise InputError(f"unknown token filter {token_filter!r}; expected one of {list(TOKEN_FILTERS)}")
 
 
 def _command(name: str, *parts: tuple[str, object]) -> str:
@@ -50,19 +40,16 @@ def instructions(
     data: Annotated[str | None, typer.Option(help="sts-b, sts12-smtnews, ... or a text file")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="use the first N texts of --data")] = None,
     k: K = 10,
-    role: Annotated[str, typer.Option(help="query or document")] = "document",
-    token_filter: Filter = "all",
+    role: Role = "document",
+    token_filter: TokenFilter = "all",
     out_dir: OutDir = None,
     as_json: Json = False,
 ) -> None:
     """The same texts under several instructions: overlap@k with no instruction, tokens gained and lost."""
     from keytokens.datasets import load_texts
-    from keytokens.embedders.base import check_role
     from keytokens.interpret.instructions import EXAMPLE_TEXTS, Instruction, instruction_analysis, preset_instructions
     from keytokens.lens import Lens
 
-    check_role(role)
-    _check_filter(token_filter)
     parsed = [Instruction.parse(spec) for spec in instruction or []]
     if texts:
         chosen = list(texts)
@@ -98,7 +85,7 @@ def instructions(
         files = _write_instructions(report, out_dir, command)
         err.print("wrote " + ", ".join(str(f) for f in files), soft_wrap=True)
     if as_json:
-        out.print_json(json.dumps({"command": command, **report.to_dict()}))
+        print_json({"command": command, **report.to_dict()})
         return
     table = Table("instruction", f"overlap@{k}", "gained most often", "lost most often", title=report.model)
     for e in report.effects:
@@ -128,7 +115,7 @@ def relatedness(
         str, typer.Option("--sets", help="comma-separated word-pair sets")
     ] = "ws353-sim,ws353-rel,simlex999",
     k: K = 10,
-    token_filter: Filter = "content",
+    token_filter: TokenFilter = "content",
     out_dir: OutDir = None,
     as_json: Json = False,
 ) -> None:
@@ -136,7 +123,6 @@ def relatedness(
     from keytokens.interpret.relatedness import get_word_set, load_word_set
     from keytokens.lens import Lens
 
-    _check_filter(token_filter)
     names = [s.strip() for s in word_sets.split(",") if s.strip()]
     for name in names:
         get_word_set(name)
@@ -160,7 +146,7 @@ def relatedness(
         files = _write_relatedness(results, data, out_dir, k, token_filter, command)
         err.print("wrote " + ", ".join(str(f) for f in files), soft_wrap=True)
     if as_json:
-        out.print_json(json.dumps(data))
+        print_json(data)
         return
     _print_relatedness(results)
 

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from keytokens.cli.app import Head, Json, K, Model, app, out
+from keytokens.cli.app import Head, Json, K, Model, Role, TokenFilter, app, out, print_json
 
 
 @app.command()
@@ -19,7 +20,7 @@ def models(as_json: Json = False) -> None:
 
     rows = [{**p.to_dict(), "offline": available_offline(p)} for p in PRESETS.values()]
     if as_json:
-        out.print_json(json.dumps(rows))
+        print_json(rows)
         return
     table = Table("preset", "model", "pooling", "head", "prompt", "offline")
     for column in table.columns:
@@ -27,7 +28,9 @@ def models(as_json: Json = False) -> None:
     for r in rows:
         prompt = "template" if r["prompt"]["template"] != "{text}" else ""
         prompt = ", ".join(filter(None, [prompt, "instructions" if r["prompt"]["instructions"] else ""]))
-        table.add_row(r["name"], r["model"], r["pooling"], r["head"], prompt, "[green]yes[/]" if r["offline"] else "no")
+        table.add_row(
+            r["name"], r["model"], r["pooling"], r["head"], prompt, Text("yes", style="green") if r["offline"] else "no"
+        )
     out.print(table)
 
 
@@ -36,8 +39,8 @@ def tokens(
     texts: Annotated[list[str] | None, typer.Argument(help="texts to read")] = None,
     model: Model = "minilm",
     k: K = 10,
-    role: Annotated[str, typer.Option(help="query or document (selects prompts)")] = "document",
-    token_filter: Annotated[str, typer.Option("--filter", help="all, no-special or content")] = "all",
+    role: Role = "document",
+    token_filter: TokenFilter = "all",
     embeddings: Annotated[
         str | None, typer.Option(help=".npy of precomputed (n, d) embeddings to read instead")
     ] = None,
@@ -64,7 +67,7 @@ def tokens(
     else:
         result = lens.aligned_tokens(texts, k=k, role=role, token_filter=token_filter)  # type: ignore[arg-type]
     if as_json:
-        out.print_json(json.dumps({"model": lens.name, "head": lens.head.name, "k": k, **result.to_dict()}))
+        print_json({"model": lens.name, "head": lens.head.name, "k": k, **result.to_dict()})
         return
     table = Table("text", f"top-{k} aligned tokens ({lens.name})", show_lines=True)
     for i, toks in enumerate(result.tokens):
@@ -92,6 +95,8 @@ def align(
     from keytokens.metrics.alignment import get_definition
 
     names = [d.strip() for d in definitions.split(",") if d.strip()]
+    if not names:
+        raise typer.BadParameter("name at least one metric definition", param_hint="--definitions")
     for name in names:
         get_definition(name)
     texts = load_texts(data, limit=limit)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from keytokens.cli.app import choice
 from keytokens.retrieval.recipes import DEFAULT_RECIPE, FusionConfig, Recipe, get_recipe, parse_fusion_weights
 from keytokens.sparse.documents import SparseConfig
 from keytokens.sparse.expansion import ExpansionConfig
@@ -31,30 +32,63 @@ DocTokens = Annotated[
 ]
 ExpansionHead = Annotated[
     str | None,
-    typer.Option("--expansion-head", help="where expansion tokens come from: model, fitted or none [recipe's]"),
+    typer.Option(
+        "--expansion-head",
+        help="where expansion tokens come from: model, fitted or none [recipe's]",
+        callback=choice("keytokens.sparse.expansion", "EXPANSION_HEADS"),
+    ),
 ]
 K1 = Annotated[float | None, typer.Option("--k1", min=0.0, help="BM25 term-frequency saturation [recipe's]")]
 B = Annotated[float | None, typer.Option("--b", min=0.0, max=1.0, help="BM25 length normalisation [recipe's]")]
 Normalize = Annotated[
-    str | None, typer.Option("--normalize", help="merge token variants: none, surface or stem [recipe's]")
+    str | None,
+    typer.Option(
+        "--normalize",
+        help="merge token variants: none, surface or stem [recipe's]",
+        callback=choice("keytokens.sparse.lexical", "NORMALIZATIONS"),
+    ),
 ]
 Weighting = Annotated[
     str | None,
-    typer.Option(help="aligned-token recipes (paper): document weights raw, relu, log1p-relu or softmax"),
+    typer.Option(
+        help="aligned-token recipes (paper): document weights raw, relu, log1p-relu or softmax",
+        callback=choice("keytokens.sparse.weighting", "WEIGHTINGS"),
+    ),
 ]
 Centering = Annotated[
-    str | None, typer.Option(help="remove before the head: none, mean or pc1 (fitted on the corpus) [recipe's]")
+    str | None,
+    typer.Option(
+        help="remove before the head: none, mean or pc1 (fitted on the corpus) [recipe's]",
+        callback=choice("keytokens.sparse.centering", "CENTERINGS"),
+    ),
 ]
 KeepOwn = Annotated[
     bool | None,
     typer.Option("--keep-own-tokens/--no-keep-own-tokens", help="aligned-token recipes: also index own tokens"),
 ]
-QueryWeights = Annotated[str | None, typer.Option("--query-weights", help="query token weights: one or idf [recipe's]")]
-Fusion = Annotated[str | None, typer.Option(help="hybrid fusion: interpolation or rrf [recipe's]")]
+QueryWeights = Annotated[
+    str | None,
+    typer.Option(
+        "--query-weights",
+        help="query token weights: one or idf [recipe's]",
+        callback=choice("keytokens.sparse.queries", "QUERY_WEIGHTS"),
+    ),
+]
+Fusion = Annotated[
+    str | None,
+    typer.Option(
+        help="hybrid fusion: interpolation or rrf [recipe's]", callback=choice("keytokens.retrieval.hybrid", "FUSIONS")
+    ),
+]
 FusionWeights = Annotated[
     str | None, typer.Option("--fusion-weights", help="hybrid weights SPARSE,DENSE, e.g. 0.3,0.7 [recipe's]")
 ]
-Similarity = Annotated[str | None, typer.Option(help="dense similarity: cosine or dot [recipe's]")]
+Similarity = Annotated[
+    str | None,
+    typer.Option(
+        help="dense similarity: cosine or dot [recipe's]", callback=choice("keytokens.retrieval.dense", "SIMILARITIES")
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)

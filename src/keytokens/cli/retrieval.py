@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Head, Json, Model, app, err, out
+from keytokens.cli.app import Head, Json, Model, app, choice, err, out, print_json
 from keytokens.cli.recipe_options import (
     K1,
     B,
@@ -41,7 +40,12 @@ from keytokens.cli.scale import (
 from keytokens.retrieval.recipes import DEFAULT_RECIPE
 
 QueryWeightsFlag = Annotated[
-    str | None, typer.Option("--query-weights", help="query token weights: one or idf [the index's]")
+    str | None,
+    typer.Option(
+        "--query-weights",
+        help="query token weights: one or idf [the index's]",
+        callback=choice("keytokens.sparse.queries", "QUERY_WEIGHTS"),
+    ),
 ]
 MaxLength = Annotated[int | None, typer.Option("--max-length", min=1, help="cap on document tokens")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="do not reuse or save cached corpus embeddings")]
@@ -99,9 +103,10 @@ def index(
     from keytokens.retrieval.dense import KIND as DENSE
     from keytokens.sparse import build_index, encode_corpus
     from keytokens.sparse.index import KIND as SPARSE
-    from keytokens.sparse.tokenizer import tokenizer_fingerprint
+    from keytokens.sparse.tokenizer import check_tokenizer_path, tokenizer_fingerprint
     from keytokens.store import store_transaction
 
+    check_tokenizer_path(out_dir)
     if dense_out is not None and dense_out.absolute() == out_dir.absolute():
         raise typer.BadParameter("--dense-out must be another folder than --out")
     destinations = {out_dir: SPARSE, **({dense_out: DENSE} if dense_out is not None else {})}
@@ -120,7 +125,7 @@ def index(
             summary["dense_index"] = str(dense_out)
     summary["seconds"] = round(time.perf_counter() - start, 3)
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
         return
     table = Table("index", "model", "documents", "terms/doc", "MB", title=f"recipe {chosen.name}: {_describe(chosen)}")
     mb = f"{sparse.nbytes / 1e6:.2f}"
@@ -154,7 +159,14 @@ def search(
     query_weights: QueryWeightsFlag = None,
     backend: Backend = "embedded",
     uri: Uri = "./keytokens.db",
-    mode: Annotated[str, typer.Option("--mode", help="Milvus: sparse, dense or hybrid (Milvus's RRF)")] = "sparse",
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="Milvus: sparse, dense or hybrid (Milvus's RRF)",
+            callback=choice("keytokens.cli.scale", "MILVUS_MODES"),
+        ),
+    ] = "sparse",
     head: Head = None,
     as_json: Json = False,
 ) -> None:
@@ -190,7 +202,7 @@ def search(
                 hit["explanation"] = retriever.explain(query, hit["id"]).to_dict()["matches"]
         rows.append({"query": query, "hits": hits})
     if as_json:
-        out.print_json(json.dumps({"index": str(index_dir), "kind": kind, "k": k, "queries": rows}))
+        print_json({"index": str(index_dir), "kind": kind, "k": k, "queries": rows})
         return
     for row in rows:
         _print_hits(row, explain)
@@ -323,7 +335,7 @@ def evaluate_command(
         report.save(out_dir)
         err.print(f"report saved to {out_dir}")
     if as_json:
-        out.print_json(json.dumps(report.to_dict()))
+        print_json(report.to_dict())
         return
     _print_report(report, chosen)
 

@@ -12,10 +12,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Head, Json, Model, app, err, out
+from keytokens.cli.app import Head, Json, Model, app, choice, err, out, print_json
 
 BACKENDS = ("embedded", "milvus")
-Backend = Annotated[str, typer.Option("--backend", help="index engine: embedded (folders of .npy) or milvus")]
+#: The search modes of a Milvus collection (as ``keytokens.backends.milvus_retriever.MODES``, which imports pymilvus).
+MILVUS_MODES = ("sparse", "dense", "hybrid")
+Backend = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="index engine: embedded (folders of .npy) or milvus",
+        callback=choice("keytokens.cli.scale", "BACKENDS"),
+    ),
+]
 Uri = Annotated[
     str, typer.Option("--uri", help="Milvus: a Milvus Lite file (./corpus.db) or a server (http://host:19530)")
 ]
@@ -43,7 +52,13 @@ def encode(
     out_dir: Annotated[Path, typer.Option("--out", help="shard folder (shared by all nodes with --ray)")],
     model: Model = "minilm",
     k: Annotated[int, typer.Option("--doc-tokens", min=1, help="aligned tokens kept per document (K)")] = 64,
-    weighting: Annotated[str, typer.Option(help="document token weights: raw, relu, log1p-relu or softmax")] = "relu",
+    weighting: Annotated[
+        str,
+        typer.Option(
+            help="document token weights: raw, relu, log1p-relu or softmax",
+            callback=choice("keytokens.sparse.weighting", "WEIGHTINGS"),
+        ),
+    ] = "relu",
     keep_own_tokens: Annotated[
         bool, typer.Option("--keep-own-tokens", help="also keep each document's own tokens")
     ] = False,
@@ -88,7 +103,7 @@ def encode(
     )
     summary = report.to_dict()
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
         return
     table = Table(*summary, title=f"{model}: K={k}, {weighting}")
     table.add_row(*(str(v) for v in summary.values()))
@@ -129,7 +144,7 @@ def index_scaled(
         )
     summary["seconds"] = round(time.perf_counter() - start, 3)
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
         return
     table = Table("key", "value", title=f"index ({backend})")
     for key in ("backend", "uri", "collection", "index", "model", "n_docs", "seconds"):
@@ -142,12 +157,14 @@ def _index_corpus_milvus(
     corpus, uri, collection, model, config, head, max_length, force, no_cache, as_json, similarity: str = "cosine"
 ) -> dict:
     from keytokens.backends.milvus import connect
+    from keytokens.backends.milvus_schema import check_ids
     from keytokens.evaluation.beir import read_corpus
     from keytokens.lens import Lens
     from keytokens.sparse import encode_corpus
 
     connect(uri).close()  # an unreachable URI fails before the model loads and before anything is written
     doc_ids, texts = read_corpus(corpus)
+    check_ids(doc_ids)  # before hours of encoding, not after
     lens = Lens.load(model, head=head, max_length=max_length)
     encoding = encode_corpus(lens, texts, config, cache=not no_cache, show_progress=not as_json)
     index = write_milvus(
@@ -214,7 +231,10 @@ def _shards_to_folder(folder, spec, out_dir, dense_out, force) -> dict:
     from keytokens.retrieval.dense import KIND as DENSE
     from keytokens.sparse import SparseIndex
     from keytokens.sparse.index import KIND as SPARSE
+    from keytokens.sparse.tokenizer import check_tokenizer_path
     from keytokens.store import store_transaction
+
+    check_tokenizer_path(out_dir)
 
     destinations = {out_dir: SPARSE, **({dense_out: DENSE} if dense_out is not None else {})}
     with store_transaction(destinations, overwrite=force) as tx:  # refused now, not after reading the shards
@@ -236,7 +256,8 @@ def _hf_tokenizer(folder: Path, spec):
     """The tokenizer saved with the shards, as a Hugging Face tokenizer (so it can be saved with the index).
 
     Raises:
-        InputError: it cannot be read, or it is not the tokenizer the shards were encoded with.
+        InputError: the tokenizer folder is missing, damaged or incomplete, or it is not the tokenizer the
+            shards were encoded with (another fingerprint).
     """
     from transformers import AutoTokenizer
 
@@ -244,18 +265,19 @@ def _hf_tokenizer(folder: Path, spec):
     from keytokens.sparse.tokenizer import TOKENIZER_DIR, tokenizer_fingerprint
 
     path = Path(folder) / TOKENIZER_DIR
+    redo = f"re-run `keytokens encode` into {str(folder)!r} with --force"
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        fingerprint = tokenizer_fingerprint(tokenizer)
-        tokenizer.name_or_path = json.loads((path / "keytokens_special.json").read_text()).get("name") or str(path)
+        special = json.loads((path / "keytokens_special.json").read_text())
+        name = special.get("name") if isinstance(special, dict) else None
     except Exception as exc:  # transformers raises many types for a missing or damaged folder
-        raise InputError(f"the tokenizer saved in {str(folder)!r} cannot be read: {exc}") from None
-    if fingerprint != spec.index.tokenizer:
+        raise InputError(f"the tokenizer saved in {str(folder)!r} cannot be read ({exc}); {redo}") from None
+    if tokenizer_fingerprint(tokenizer) != spec.index.tokenizer:
         raise InputError(
-            f"the tokenizer saved in {str(path)!r} (fingerprint {fingerprint}) is not the one the shards were "
-            f"encoded with ({spec.index.model!r}, fingerprint {spec.index.tokenizer}): run `keytokens encode` "
-            "again into this folder"
+            f"the tokenizer saved in {str(folder)!r} is not the one its shards were encoded with "
+            f"({spec.index.model!r}, fingerprint {spec.index.tokenizer}); {redo}"
         )
+    tokenizer.name_or_path = name if isinstance(name, str) and name else str(path)
     return tokenizer
 
 

@@ -7,6 +7,7 @@ import threading
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from keytokens.cli.app import app, err
 
@@ -42,7 +43,8 @@ def serve(
     explorer = build_explorer(models or ["minilm", "smollm2-eol"], indexes or [], instructions or [])
     loopback = host in ("127.0.0.1", "localhost")
     if not loopback:
-        err.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it can run the models")
+        warning = f"serving on {host}: anyone who can reach it can run the models"
+        err.print(Text.assemble(("warning: ", "yellow"), warning))
     application = create_app(explorer, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
     if preload:
         threading.Thread(target=_preload, args=(explorer,), daemon=True, name="preload").start()

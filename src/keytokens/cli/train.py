@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from typing import Annotated
 
 import typer
 
-from keytokens.cli.app import Json, app, out
+from keytokens.cli.app import Json, app, choice, finite, out, print_json
 
 
 @app.command()
@@ -24,15 +23,20 @@ def train(
         ),
     ] = None,
     unsupervised: Annotated[str | None, typer.Option(help="sentences file for SimCSE-style dropout views")] = None,
-    min_score: Annotated[float, typer.Option(help="keep STS pairs with at least this score")] = 4.0,
+    min_score: Annotated[float, typer.Option(help="keep STS pairs with at least this score", callback=finite)] = 4.0,
     method: Annotated[str, typer.Option(help="lora or full")] = "lora",
-    pooling: Annotated[str, typer.Option(help="pooling of the new embedder")] = "mean",
+    pooling: Annotated[
+        str,
+        typer.Option(help="pooling of the new embedder", callback=choice("keytokens.embedders.pooling", "POOLINGS")),
+    ] = "mean",
     steps: Annotated[int, typer.Option(min=1)] = 120,
     batch_size: Annotated[int, typer.Option(min=2)] = 32,
-    lr: Annotated[float, typer.Option(help="learning rate")] = 2e-4,
+    lr: Annotated[float, typer.Option(min=0.0, help="learning rate", callback=finite)] = 2e-4,
     max_length: Annotated[int, typer.Option(min=4, help="tokens per text")] = 48,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.0,
-    text2token: Annotated[float, typer.Option(help="weight of the Text2Token KL loss (0 = off)")] = 0.0,
+    text2token: Annotated[
+        float, typer.Option(min=0.0, help="weight of the Text2Token KL loss (0 = off)", callback=finite)
+    ] = 0.0,
     seed: int = 0,
     as_json: Json = False,
 ) -> None:
@@ -72,7 +76,7 @@ def train(
         "seconds": round(result.seconds, 1),
     }
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
     else:
         out.print(
             f"trained {steps} steps on {len(data)} pairs in {result.seconds:.0f} s; loss "

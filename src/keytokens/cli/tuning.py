@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Head, Json, Model, app, err, out
+from keytokens.cli.app import Head, Json, Model, app, err, out, print_json
 
 GRIDS = ("full", "quick")
 
@@ -66,7 +66,7 @@ def tune(
     report_file = out_file.with_name(out_file.stem + ".tuning.json")
     _write_json(report_file, result.to_dict())
     if as_json:
-        out.print_json(json.dumps({"recipe": recipe.to_dict(), "file": str(out_file), "report": str(report_file)}))
+        print_json({"recipe": recipe.to_dict(), "file": str(out_file), "report": str(report_file)})
         return
     table = Table("stage", "system", *result.datasets, "mean", title=f"best of each stage ({result.metric}, {split})")
     for stage in ("lexical", "expansion", "dense", "fusion"):

@@ -8,6 +8,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from keytokens.errors import EmptyTextError, InputError
+from keytokens.strings import check_unicode
 
 Role = Literal["query", "document"]
 ROLES: tuple[Role, ...] = ("query", "document")
@@ -40,7 +41,8 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     """Validate a batch of texts.
 
     Raises:
-        InputError: ``texts`` is a bare string or holds a non-string.
+        InputError: ``texts`` is a bare string, holds a non-string, or a text that is not valid Unicode (bytes
+            that were not UTF-8).
         EmptyTextError: a text is empty or whitespace only (its position is named).
     """
     if isinstance(texts, str):
@@ -51,6 +53,7 @@ def check_texts(texts: Sequence[str]) -> list[str]:
             raise InputError(f"text {i} is {type(text).__name__}, expected str")
         if not text.strip():
             raise EmptyTextError(f"text {i} is empty or whitespace only")
+        check_unicode(text, f"text {i}")
     return out
 
 

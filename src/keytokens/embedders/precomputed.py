@@ -9,13 +9,14 @@ import numpy as np
 
 from keytokens.embedders.base import Role, check_role, check_texts
 from keytokens.errors import InputError, ShapeError
+from keytokens.heads.base import check_finite
 
 
 def load_embeddings(path: str | Path, *, dim: int | None = None) -> np.ndarray:
     """Load ``(n, d)`` float embeddings from ``.npy`` as float32 (memory-mapped).
 
     Raises:
-        InputError: the file is missing or not a valid ``.npy``.
+        InputError: the file is missing or not a valid ``.npy``, or a row holds NaN or Inf (naming the row).
         ShapeError: the array is not 2-D floating point, or its ``d`` differs from ``dim``.
     """
     path = Path(path)
@@ -34,7 +35,11 @@ def load_embeddings(path: str | Path, *, dim: int | None = None) -> np.ndarray:
         raise ShapeError(f"{str(path)!r} has dtype {arr.dtype}; expected float16, float32 or float64")
     if dim is not None and arr.shape[1] != dim:
         raise ShapeError(f"{str(path)!r} has embedding size {arr.shape[1]}; expected {dim}")
-    return np.asarray(arr, dtype=np.float32)
+    check_finite(arr, what=f"{str(path)!r}:")
+    with np.errstate(over="ignore"):  # float64 values beyond float32's range become Inf: refused just below
+        emb = np.asarray(arr, dtype=np.float32)
+    check_finite(emb, what=f"{str(path)!r} (as float32):")
+    return emb
 
 
 class PrecomputedEmbedder:
@@ -50,6 +55,7 @@ class PrecomputedEmbedder:
         if len(texts) != len(embeddings):
             raise ShapeError(f"{len(texts)} texts for {len(embeddings)} embedding rows; expected equal counts")
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
+        check_finite(self.embeddings)
         self._rows = {t: i for i, t in enumerate(texts)}
         self.name = name
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from keytokens.embedders.base import Role, check_role
 from keytokens.errors import InputError
+from keytokens.strings import check_unicode
 
 PROMPT_EOL = 'This sentence : "{text}" means in one word:"'
 PROMPT_BERT = 'This sentence : "{text}" means [MASK] .'
@@ -63,11 +64,17 @@ class PromptSpec:
             raise InputError("instruction_format must contain '{instruction}'")
         for role in self.instructions:
             check_role(role)
+        check_unicode(self.template, "the prompt template")
+        check_unicode(self.instruction_format, "the instruction format")
+        for role, instruction in self.instructions.items():
+            check_unicode(instruction, f"the {role} instruction")
 
     def format(self, text: str, role: Role, instruction: str | None = None) -> FormattedText:
         """Wrap ``text`` for ``role``; ``instruction`` overrides the role's default."""
         head, tail = self.template.split("{text}")
-        instruction = self.instructions.get(role) if instruction is None else instruction
+        instruction = (
+            self.instructions.get(role) if instruction is None else check_unicode(instruction, "the instruction")
+        )
         prefix = head
         if instruction:
             prefix = self.instruction_format.replace("{instruction}", instruction) + head

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from keytokens.datasets import _lines
 from keytokens.errors import InputError
+from keytokens.strings import check_doc_id, check_unicode
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +99,14 @@ def read_corpus(path: str | Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     ids: dict[str, int] = {}
     texts = []
     for lineno, obj in _objects(path):
-        doc_id = _field(path, lineno, obj, "_id")
+        doc_id = check_doc_id(_field(path, lineno, obj, "_id"), f"{path}:{lineno}")
         parts = (_field(path, lineno, obj, "title", required=False), _field(path, lineno, obj, "text"))
         text = " ".join(p.strip() for p in parts if p.strip())
-        if not doc_id:
-            raise InputError(f"{path}:{lineno}: field '_id' is empty")
         if doc_id in ids:
             raise InputError(f"{path}:{lineno}: duplicate document id {doc_id!r} (first on line {ids[doc_id]})")
         if not text.strip():
             raise InputError(f"{path}:{lineno}: document {doc_id!r} has an empty title and text")
+        check_unicode(text, f"{path}:{lineno}: the text of {doc_id!r}")
         ids[doc_id] = lineno
         texts.append(text.strip())
     if not ids:
@@ -124,7 +124,8 @@ def read_queries(path: str | Path) -> dict[str, str]:
     queries: dict[str, str] = {}
     lines: dict[str, int] = {}
     for lineno, obj in _objects(path):
-        qid, text = _field(path, lineno, obj, "_id"), _field(path, lineno, obj, "text")
+        qid = check_doc_id(_field(path, lineno, obj, "_id"), f"{path}:{lineno}", kind="query")
+        text = check_unicode(_field(path, lineno, obj, "text"), f"{path}:{lineno}: query {qid!r}")
         if qid in queries:
             raise InputError(f"{path}:{lineno}: duplicate query id {qid!r} (first on line {lines[qid]})")
         if not text.strip():

@@ -64,7 +64,7 @@ class Report:
         """
         out = Path(folder)
         (out / "runs").mkdir(parents=True, exist_ok=True)
-        _write(out / "report.json", json.dumps(self.to_dict(per_query=True), indent=2) + "\n")
+        _write(out / "report.json", json.dumps(self.to_dict(per_query=True), indent=2, allow_nan=False) + "\n")
         _write(out / "report.md", self.to_markdown())
         for r in self.results:
             _write(out / "runs" / f"{_safe(r.system)}.trec", trec_run(r))

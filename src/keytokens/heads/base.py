@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from scipy.special import erf
 
-from keytokens.errors import ShapeError
+from keytokens.errors import InputError, ShapeError
 
 #: Rows of ``n × |V|`` logits computed at once by :func:`topk`; bounds memory to
 #: ``chunk_size × |V| × 4`` bytes (256 × 152k × 4 ≈ 156 MB for the largest vocabularies).
@@ -121,11 +121,35 @@ class LinearHead:
         return logits
 
 
+def check_finite(embeddings: np.ndarray, *, what: str = "embedding", chunk_rows: int = 65_536) -> None:
+    """Refuse embeddings holding NaN or Inf, naming the first bad row (checked in chunks: memory stays bounded).
+
+    Args:
+        embeddings: ``(n, d)`` (or ``(d,)``) floats, possibly memory-mapped.
+        what: how a row is named in the message (``"embedding"``, ``"query embedding"``, a file name).
+        chunk_rows: rows checked at once.
+
+    Raises:
+        InputError: ``"<what> row i holds NaN"`` (or ``Inf``).
+    """
+    arr = np.asarray(embeddings)
+    if not np.issubdtype(arr.dtype, np.floating) or arr.size == 0:
+        return
+    rows = arr.reshape(1, -1) if arr.ndim == 1 else arr.reshape(len(arr), -1)
+    for start in range(0, len(rows), chunk_rows):
+        bad = ~np.isfinite(rows[start : start + chunk_rows]).all(axis=1)
+        if bad.any():
+            row = start + int(np.argmax(bad))
+            kind = "NaN" if np.isnan(rows[row]).any() else "Inf"
+            raise InputError(f"{what} row {row} holds {kind}; embeddings must be finite numbers")
+
+
 def check_embeddings(embeddings: np.ndarray, hidden_size: int, *, head_name: str) -> np.ndarray:
     """Validate ``(n, d)`` embeddings for a head of size ``hidden_size``; return float32.
 
     Raises:
         ShapeError: on a wrong rank, size or non-float dtype, naming both sizes.
+        InputError: a row holds NaN or Inf.
     """
     arr = np.asarray(embeddings)
     if arr.ndim == 1:
@@ -136,6 +160,7 @@ def check_embeddings(embeddings: np.ndarray, hidden_size: int, *, head_name: str
         raise ShapeError(f"embeddings must be floating point; got dtype {arr.dtype}")
     if arr.shape[1] != hidden_size:
         raise ShapeError(f"embedding size {arr.shape[1]} does not match head {head_name!r} hidden size {hidden_size}")
+    check_finite(arr)
     return arr.astype(np.float32, copy=False)
 
 
@@ -161,16 +186,18 @@ def topk(
         ties broken by the smaller token id.
 
     Raises:
-        ValueError: if ``k`` is out of range or ``mask`` has the wrong shape.
+        InputError: ``k`` is out of range, or an embedding holds NaN or Inf (naming its row).
+        ValueError: ``mask`` has the wrong shape.
     """
     n_allowed = head.vocab_size if mask is None else int(np.count_nonzero(mask))
     if not 1 <= k <= n_allowed:
-        raise ValueError(f"k must be between 1 and {n_allowed}; got {k}")
+        raise InputError(f"k must be between 1 and {n_allowed}; got {k}")
     if mask is not None and mask.shape != (head.vocab_size,):
         raise ValueError(f"mask must have shape ({head.vocab_size},); got {mask.shape}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive; got {chunk_size}")
     emb = np.asarray(embeddings)
+    check_finite(emb)
     n = 1 if emb.ndim == 1 else emb.shape[0]
     ids = np.empty((n, k), dtype=np.int64)
     scores = np.empty((n, k), dtype=np.float32)

@@ -25,6 +25,7 @@ from keytokens.errors import InputError, ShapeError
 from keytokens.heads.base import LinearHead, VocabHead
 from keytokens.heads.fitting import FitConfig, check_finite, get_fit
 from keytokens.heads.targets import TargetSpec, TargetVocabulary, build_targets, tokenizer_fingerprint
+from keytokens.jsonfields import get_dict, get_float, get_int, get_optional_str, get_str
 
 logger = logging.getLogger(__name__)
 
@@ -78,17 +79,21 @@ class FitInfo:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> FitInfo:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            FieldError: a field is missing or of the wrong type.
+        """
         return cls(
-            embedder=str(data["embedder"]),
-            embedder_model=data.get("embedder_model"),
-            tokenizer=str(data["tokenizer"]),
-            tokenizer_name=data.get("tokenizer_name"),
-            target=TargetSpec.from_dict(data["target"]),
-            fit=FitConfig.from_dict(data["fit"]),
-            n_texts=int(data["n_texts"]),
-            texts=data.get("texts"),
-            seconds=float(data.get("seconds", 0.0)),
+            embedder=get_str(data, "embedder"),
+            embedder_model=get_optional_str(data, "embedder_model"),
+            tokenizer=get_str(data, "tokenizer"),
+            tokenizer_name=get_optional_str(data, "tokenizer_name"),
+            target=TargetSpec.from_dict(get_dict(data, "target")),
+            fit=FitConfig.from_dict(get_dict(data, "fit")),
+            n_texts=get_int(data, "n_texts", minimum=1),
+            texts=get_optional_str(data, "texts"),
+            seconds=get_float(data, "seconds") if "seconds" in data else 0.0,
         )
 
 
@@ -176,13 +181,15 @@ class FittedHead:
             ShapeError: fitted for another embedding size.
         """
         stored = store.load(path, kind=KIND, schema_version=SCHEMA_VERSION, mmap=mmap)
-        info = FitInfo.from_dict(stored.meta)
-        head = cls(
-            weight=np.asarray(stored.arrays["weight"]),
-            bias=np.asarray(stored.arrays["bias"]),
-            info=info,
-            name=str(stored.meta.get("name", f"fitted:{Path(path).name}")),
-        )
+        try:
+            head = cls(
+                weight=np.asarray(stored.arrays["weight"]),
+                bias=np.asarray(stored.arrays["bias"]),
+                info=FitInfo.from_dict(stored.meta),
+                name=get_str(stored.meta, "name") if "name" in stored.meta else f"fitted:{Path(path).name}",
+            )
+        except (KeyError, ValueError) as exc:  # FieldError, ShapeError and unknown names are ValueErrors
+            raise store.StoreError(f"{str(path)!r} is damaged: {exc}") from None
         head.check_compatible(tokenizer=tokenizer, hidden_size=hidden_size, embedder=embedder, where=str(path))
         return head
 

@@ -25,6 +25,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from keytokens.errors import InputError, ShapeError, UnknownNameError, require
+from keytokens.jsonfields import get_bool, get_float, get_int, get_str
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +80,19 @@ class FitConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> FitConfig:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            FieldError: a field is missing or of the wrong type.
+        """
         return cls(
-            method=str(data["method"]),
-            l2=float(data["l2"]),
-            center=bool(data["center"]),
-            epochs=int(data["epochs"]),
-            lr=float(data["lr"]),
-            batch_size=int(data["batch_size"]),
-            seed=int(data["seed"]),
+            method=get_str(data, "method"),
+            l2=get_float(data, "l2"),
+            center=get_bool(data, "center"),
+            epochs=get_int(data, "epochs", minimum=1),
+            lr=get_float(data, "lr"),
+            batch_size=get_int(data, "batch_size", minimum=1),
+            seed=get_int(data, "seed"),
         )
 
 

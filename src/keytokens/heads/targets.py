@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from keytokens.errors import InputError, ShapeError, UnknownNameError
 from keytokens.heads.base import VocabHead, topk
+from keytokens.jsonfields import get_bool, get_float, get_int, get_str
 
 
 class TargetVocabulary(Protocol):
@@ -101,13 +102,17 @@ class TargetSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> TargetSpec:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            FieldError: a field is missing or of the wrong type.
+        """
         return cls(
-            kind=str(data["kind"]),
-            drop_stopwords=bool(data["drop_stopwords"]),
-            top_n=int(data["top_n"]),
-            mix=float(data["mix"]),
-            temperature=float(data["temperature"]),
+            kind=get_str(data, "kind"),
+            drop_stopwords=get_bool(data, "drop_stopwords"),
+            top_n=get_int(data, "top_n", minimum=1),
+            mix=get_float(data, "mix"),
+            temperature=get_float(data, "temperature"),
         )
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from keytokens.embedders import PromptSpec, Role, check_texts
 from keytokens.errors import InputError
 from keytokens.lens import AlignedTokens, Lens, aligned_tokens
+from keytokens.strings import check_unicode
 
 #: Format for presets whose prompt has no instructions of its own (bare ``{instruction}``).
 DEFAULT_FORMAT = "{instruction} "
@@ -66,6 +67,7 @@ class Instruction:
             raise InputError(f"{BASELINE!r} names the no-instruction reading; choose another instruction name")
         if not self.text.strip():
             raise InputError(f"instruction {self.name!r} is empty")
+        check_unicode(self.text, f"instruction {self.name!r}")
 
     @classmethod
     def parse(cls, spec: str) -> Instruction:

@@ -35,7 +35,7 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def write_json(path: str | Path, data: dict) -> Path:
     """Write ``data`` as indented JSON, atomically."""
-    return write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return write_text(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def _rho(value: float) -> str:

@@ -33,6 +33,7 @@ class SpectrumReport:
 
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write ``summary.json`` and the PNGs into ``out_dir`` (each file atomically)."""
+        text = json.dumps(self.summary, indent=2, allow_nan=False)  # refused (NaN) before anything is written
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written = []
@@ -40,9 +41,13 @@ class SpectrumReport:
             plots.save(fig, out / name)
             written.append(out / name)
         fd, tmp = tempfile.mkstemp(suffix=".json", dir=out)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.summary, f, indent=2)
-        os.replace(tmp, out / "summary.json")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, out / "summary.json")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return [*written, out / "summary.json"]
 
 
@@ -125,7 +130,8 @@ def _examples(backbone: Lens, spec: Spectrum, lams: dict[str, float], k: int, fi
             split.first[i, top], split.rest[i, top], labels, title=f"{text!r}: first component vs rest"
         )
         first, rest = np.abs(split.first[i, top]).sum(), np.abs(split.rest[i, top]).sum()
-        row = {"text": text, "tokens": {}, "first_component_share_of_top": float(first / (first + rest))}
+        share = float(first / (first + rest)) if first + rest > 0 else None  # None: all-zero logits (no NaN)
+        row = {"text": text, "tokens": {}, "first_component_share_of_top": share}
         for label, lam in {"raw": 0.0, **lams}.items():
             adjusted = adjust(emb[i : i + 1], spec, lam)
             tokens = aligned_tokens(adjusted, backbone.head, backbone.vocabulary, k=k).tokens[0]

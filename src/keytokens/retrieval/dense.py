@@ -10,8 +10,11 @@ import numpy as np
 from keytokens import store
 from keytokens.embedders.base import Embedder
 from keytokens.errors import InputError, ShapeError, UnknownNameError
+from keytokens.heads.base import check_finite
+from keytokens.jsonfields import get_int, get_str
 from keytokens.ranking import SearchResults, top_k
 from keytokens.retrieval.base import check_search
+from keytokens.strings import check_doc_id
 
 KIND = "dense-index"
 SCHEMA_VERSION = 1
@@ -89,8 +92,11 @@ class DenseIndex:
         ids = list(doc_ids)
         if not ids:
             raise InputError("cannot build an index of an empty corpus")
-        if any(not isinstance(d, str) or not d for d in ids) or len(set(ids)) != len(ids):
-            raise InputError("document ids must be unique non-empty strings")
+        for i, d in enumerate(ids):
+            check_doc_id(d, f"position {i}")
+        check_finite(emb, what="document embedding")
+        if len(set(ids)) != len(ids):
+            raise InputError("document ids must be unique")
         prepared = get_similarity(similarity)(emb.astype(np.float32))
         return cls(np.ascontiguousarray(prepared, dtype=np.float32), ids, model=model, similarity=similarity)
 
@@ -145,6 +151,7 @@ class DenseIndex:
             raise ShapeError(f"query embeddings have shape {q.shape}; expected (n, {self.dim})")
         if k < 1 or chunk_size < 1:
             raise ValueError(f"k and chunk_size must be positive; got {k} and {chunk_size}")
+        check_finite(q, what="query embedding")
         q = get_similarity(self.similarity)(q)
         best_pos = [np.zeros(0, dtype=np.int64) for _ in range(len(q))]
         best_sc = [np.zeros(0, dtype=np.float32) for _ in range(len(q))]
@@ -177,14 +184,18 @@ class DenseIndex:
         """
         stored = store.load(path, kind=KIND, schema_version=SCHEMA_VERSION, mmap=mmap)
         try:
+            embeddings, doc_ids = stored.arrays["embeddings"], stored.arrays["doc_ids"]
+            n_docs, dim = get_int(stored.meta, "n_docs", minimum=1), get_int(stored.meta, "dim", minimum=1)
+            if embeddings.shape != (n_docs, dim):
+                raise ShapeError(f"embeddings of shape {embeddings.shape}, but meta.json says ({n_docs}, {dim})")
             return cls(
-                stored.arrays["embeddings"],
-                stored.arrays["doc_ids"],
-                model=str(stored.meta["model"]),
-                similarity=str(stored.meta["similarity"]),
+                embeddings,
+                doc_ids,
+                model=get_str(stored.meta, "model", allow_empty=False),
+                similarity=get_str(stored.meta, "similarity"),
                 path=Path(path),
             )
-        except (KeyError, ShapeError, UnknownNameError) as exc:
+        except (KeyError, ValueError) as exc:
             raise store.StoreError(f"{str(path)!r} is damaged: {exc}") from None
 
     def to_dict(self) -> dict:

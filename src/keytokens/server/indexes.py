@@ -61,20 +61,21 @@ def index_summary(path: Path) -> dict:
     """What ``meta.json`` says of a sparse index, without opening its arrays.
 
     Raises:
-        StoreError: not a keytokens store.
+        StoreError: not a keytokens store, or its ``meta.json`` is damaged (a field of the wrong type).
         InputError: a store of another kind.
     """
-    from keytokens.store import read_meta
+    from keytokens.sparse.index import read_settings
+    from keytokens.store import StoreError, read_meta
 
     document = read_meta(path)
     if document["kind"] != SPARSE_KIND:
         raise InputError(f"{str(path)!r} holds a {document['kind']}; the explorer searches {SPARSE_KIND}es")
-    meta = document["meta"]
-    config = meta.get("config") or {}
-    summary = {"model": meta.get("model"), "n_docs": meta.get("n_docs"), "k": config.get("k")}
-    if config.get("mode", "aligned") == "lexical":
-        return {**summary, "k": (config.get("expansion") or {}).get("k"), "weighting": "bm25"}
-    return {**summary, "weighting": config.get("weighting")}
+    try:
+        info, n_docs, _ = read_settings(document["meta"])
+    except ValueError as exc:
+        raise StoreError(f"{str(path)!r} is damaged: {exc}") from None
+    weighting = getattr(info.config, "weighting", "bm25")  # a lexical index's weights are BM25 impacts
+    return {"model": info.model, "n_docs": n_docs, "k": info.config.k, "weighting": weighting}
 
 
 def parse_index(spec: str) -> tuple[str, Path]:

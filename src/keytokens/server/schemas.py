@@ -1,6 +1,7 @@
 """Request and response models of the explorer's JSON API (pydantic; they make its OpenAPI schema).
 
-Every request is bounded: :data:`MAX_TEXTS` texts of at most :data:`MAX_TEXT_CHARS` characters, ``k``
+Requests are validated strictly (no coercion between JSON types) and bounded: :data:`MAX_TEXTS` texts
+of at most :data:`MAX_TEXT_CHARS` characters, ``k``
 at most :data:`MAX_K`, and a body of at most :data:`MAX_BODY_BYTES`; unknown fields are refused.
 """
 
@@ -35,7 +36,8 @@ TokenFilter = Literal[TOKEN_FILTERS]  # type: ignore[valid-type]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types are not coerced ("k": true is not k = 1, "explain": "no" is not a bool)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ReadSettings(_Request):

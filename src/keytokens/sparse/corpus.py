@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from keytokens.encoding import DEFAULT_CORPUS_CHUNK, encode_corpus_embeddings
+from keytokens.errors import InputError
 from keytokens.lens import Lens
 from keytokens.sparse.centering import Centering
 from keytokens.sparse.documents import SparseConfig, encode_documents
@@ -146,6 +147,17 @@ def _lexical_documents(
     )  # fmt: skip
 
 
+def check_k(lens: Lens, config: DocumentConfig) -> None:
+    """Refuse a ``K`` larger than the lens's indexable (non-special) tokens.
+
+    Raises:
+        InputError: naming ``K`` and how many tokens there are.
+    """
+    n = int((~lens.vocabulary.special).sum())
+    if config.k > n:
+        raise InputError(f"--doc-tokens {config.k} exceeds the {n} tokens {lens.name!r} can index; use at most {n}")
+
+
 def encode_corpus(
     lens: Lens,
     texts: Sequence[str],
@@ -164,7 +176,11 @@ def encode_corpus(
         cache: see :func:`keytokens.encoding.encode_corpus_embeddings`.
         chunk_size: documents per cached chunk.
         show_progress: show progress over chunks.
+
+    Raises:
+        InputError: ``config.k`` exceeds the tokens an index can hold (checked before any encoding).
     """
+    check_k(lens, config)
     embeddings = encode_corpus_embeddings(
         lens.embedder,
         texts,
@@ -192,6 +208,7 @@ __all__ = [
     "CorpusEncoding",
     "DocumentConfig",
     "build_index",
+    "check_k",
     "encode_corpus",
     "index_info",
     "lens_settings",

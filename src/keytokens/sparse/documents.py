@@ -15,6 +15,8 @@ import scipy.sparse as sp
 
 from keytokens.errors import ShapeError
 from keytokens.heads import DEFAULT_CHUNK_SIZE, VocabHead
+from keytokens.heads.base import check_finite
+from keytokens.jsonfields import get_bool, get_int, get_str
 from keytokens.sparse.centering import Centering, get_centering
 from keytokens.sparse.weighting import get_weighting
 
@@ -57,12 +59,17 @@ class SparseConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> SparseConfig:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            FieldError: a field is missing or of the wrong type.
+            UnknownNameError: an unknown weighting or centering.
+        """
         return cls(
-            k=int(data["k"]),
-            weighting=str(data["weighting"]),
-            centering=str(data["centering"]),
-            keep_own_tokens=bool(data["keep_own_tokens"]),
+            k=get_int(data, "k", minimum=1),
+            weighting=get_str(data, "weighting"),
+            centering=get_str(data, "centering"),
+            keep_own_tokens=get_bool(data, "keep_own_tokens"),
         )
 
 
@@ -98,6 +105,7 @@ def encode_documents(
     emb = np.asarray(embeddings)
     if emb.ndim != 2:
         raise ShapeError(f"embeddings must be (n, d); got shape {emb.shape}")
+    check_finite(emb, what="document embedding")
     indexable = np.asarray(indexable, dtype=bool)
     if indexable.shape != (head.vocab_size,):
         raise ShapeError(f"indexable mask must have shape ({head.vocab_size},); got {indexable.shape}")

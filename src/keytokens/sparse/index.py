@@ -17,12 +17,14 @@ import scipy.sparse as sp
 
 from keytokens import store
 from keytokens.errors import InputError, ShapeError
+from keytokens.jsonfields import get_dict, get_int, get_str
 from keytokens.ranking import SearchResults, top_k
-from keytokens.sparse.centering import Centering
+from keytokens.sparse.centering import Centering, get_centering
 from keytokens.sparse.documents import SparseConfig
 from keytokens.sparse.explain import Explanation, explain_match
 from keytokens.sparse.lexical import LexicalIndexConfig
 from keytokens.sparse.tokenizer import save_tokenizer
+from keytokens.strings import check_doc_id
 
 KIND = "sparse-index"
 #: Characters of each document kept for showing hits (its title and the start of its text).
@@ -67,13 +69,17 @@ class IndexInfo:
 
     @classmethod
     def from_dict(cls, data: dict) -> IndexInfo:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            FieldError: a field is missing or of the wrong type.
+        """
         return cls(
-            model=str(data["model"]),
-            head=str(data["head"]),
-            tokenizer=str(data["tokenizer"]),
-            vocab_size=int(data["vocab_size"]),
-            config=document_config(data["config"]),
+            model=get_str(data, "model", allow_empty=False),
+            head=get_str(data, "head", allow_empty=False),
+            tokenizer=get_str(data, "tokenizer", allow_empty=False),
+            vocab_size=get_int(data, "vocab_size", minimum=1),
+            config=document_config(get_dict(data, "config")),
         )
 
 
@@ -323,10 +329,9 @@ class SparseIndex:
         """
         stored = store.load(path, kind=KIND, schema_version=SCHEMA_VERSION, mmap=mmap)
         try:
-            info = IndexInfo.from_dict(stored.meta)
-            n_docs = int(stored.meta["n_docs"])
+            info, n_docs, centering_name = read_settings(stored.meta)
             a = stored.arrays
-            centering = Centering(stored.meta["centering"], a.get("centering"))
+            centering = Centering(centering_name, a.get("centering"))
             _check_postings(a["data"], a["indices"], a["indptr"], n_docs, info.vocab_size)
             matrix = sp.csc_matrix((a["data"], a["indices"], a["indptr"]), shape=(n_docs, info.vocab_size), copy=False)
             token_map = a.get("token_map")
@@ -365,13 +370,24 @@ class SparseIndex:
         return f"SparseIndex(n_docs={self.n_docs}, nnz={self.nnz}, model={self.info.model!r}, k={self.info.config.k})"
 
 
+def read_settings(meta: dict) -> tuple[IndexInfo, int, str]:
+    """``(info, n_docs, centering name)`` from the ``meta`` of an index's ``meta.json``, every field type-checked.
+
+    Raises:
+        FieldError: a field is missing or of the wrong type.
+        UnknownNameError: an unknown weighting or centering.
+    """
+    centering = get_str(meta, "centering")
+    get_centering(centering)
+    return IndexInfo.from_dict(meta), get_int(meta, "n_docs", minimum=1), centering
+
+
 def _check_ids(doc_ids: Sequence[str], *, allow_empty: bool = False) -> np.ndarray:
     if isinstance(doc_ids, str):
         raise InputError("doc_ids must be a sequence of strings, not one string")
     ids = list(doc_ids)
     for i, d in enumerate(ids):
-        if not isinstance(d, str) or not d:
-            raise InputError(f"document id {i} is {d!r}; expected a non-empty string")
+        check_doc_id(d, f"position {i}")
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         dup = next(d for d in ids if d in seen or seen.add(d))
@@ -413,4 +429,4 @@ def _check_postings(data, indices, indptr, n_docs: int, vocab_size: int) -> None
         raise ValueError("weights hold NaN or infinite values")
 
 
-__all__ = ["KIND", "SCHEMA_VERSION", "IndexInfo", "SparseIndex", "document_config"]
+__all__ = ["KIND", "SCHEMA_VERSION", "IndexInfo", "SparseIndex", "document_config", "read_settings"]

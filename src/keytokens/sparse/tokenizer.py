@@ -16,6 +16,7 @@ import numpy as np
 
 from keytokens.errors import InputError
 from keytokens.heads.targets import tokenizer_fingerprint  # one definition, shared with fitted heads
+from keytokens.strings import is_valid_unicode, printable
 
 TOKENIZER_DIR = "tokenizer"
 _SPECIAL_FILE = "keytokens_special.json"
@@ -108,8 +109,26 @@ class SavedTokenizer:
         return self.backend.decode(list(ids), skip_special_tokens=skip_special_tokens)
 
 
+def check_tokenizer_path(folder: str | Path) -> None:
+    """Refuse a folder whose path is not valid UTF-8: the ``tokenizers`` library can neither write nor read there.
+
+    Raises:
+        InputError: naming the path, its bytes shown escaped.
+    """
+    if not is_valid_unicode(str(folder)):
+        raise InputError(
+            f"the index folder '{printable(str(folder))}' is not a UTF-8 path; the tokenizer saved with an "
+            "index needs one: choose another name"
+        )
+
+
 def save_tokenizer(tokenizer, folder: Path) -> None:
-    """Save ``tokenizer`` (a Hugging Face tokenizer) under ``folder/tokenizer``, with its special ids."""
+    """Save ``tokenizer`` (a Hugging Face tokenizer) under ``folder/tokenizer``, with its special ids.
+
+    Raises:
+        InputError: ``folder`` is not a UTF-8 path.
+    """
+    check_tokenizer_path(folder)
     target = folder / TOKENIZER_DIR
     tokenizer.save_pretrained(str(target))
     special = {"special_ids": [int(i) for i in tokenizer.all_special_ids], "name": tokenizer.name_or_path}
@@ -142,6 +161,7 @@ def load_tokenizer(folder: str | Path):
 __all__ = [
     "TOKENIZER_DIR",
     "SavedTokenizer",
+    "check_tokenizer_path",
     "load_tokenizer",
     "save_tokenizer",
     "special_mask",
