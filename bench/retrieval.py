@@ -96,8 +96,8 @@ def rows_for(model: str, lens, dataset, tuned) -> list[dict]:
     return rows
 
 
-def markdown(rows: list[dict], tuning: dict) -> str:
-    lines = ["# Retrieval: shipped recipes with default flags", "", machine_info_line(), ""]
+def markdown(rows: list[dict], tuning: dict, machine: dict | None = None) -> str:
+    lines = ["# Retrieval: shipped recipes with default flags", "", machine_info_line(machine), ""]
     lines += [
         "Command: `OMP_NUM_THREADS=1 .venv/bin/python bench/retrieval.py`. Every recipe was chosen on train qrels;",
         "the splits below were evaluated once. Cells: nDCG@10 (Recall@100) and query p50 in ms.",
@@ -133,9 +133,13 @@ def cell(row: dict | None) -> str:
     return f"{row['ndcg@10']:.3f} ({row['recall@100']:.3f}) {row['latency']['p50_ms']:.2f} ms"
 
 
-def machine_info_line() -> str:
-    info = machine_info()
-    return f"Machine: {info.get('cpu', '?')}, {info.get('cores', '?')} cores; load {os.getloadavg()[0]:.1f} at the end."
+def machine_info_line(info: dict | None = None) -> str:
+    info = info or machine_info()
+    blas = (info.get("blas") or [{}])[0]
+    return (
+        f"Machine: {info.get('machine')}, {info.get('cpu_count')} cores ({blas.get('architecture', '?')}), torch "
+        f"{info.get('torch')}; load average {info.get('load', os.getloadavg()[0]):.1f} while it ran (shared machine)."
+    )
 
 
 def describe(recipe: dict) -> str:
@@ -206,9 +210,10 @@ def main(argv: list[str] | None = None) -> None:
             report = load_beir(DATA / ds, split=DATASETS[ds])
             rows += rows_for(model, lens, report, per[ds].recipe)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(args.out_dir / "retrieval.json", {"machine": machine_info(), "rows": rows})
+    machine = {**machine_info(), "load": os.getloadavg()[0]}
+    write_json(args.out_dir / "retrieval.json", {"machine": machine, "rows": rows})
     write_json(args.out_dir / "retrieval_tuning.json", tuning)
-    write_atomic(args.out_dir / "retrieval.md", markdown(rows, tuning))
+    write_atomic(args.out_dir / "retrieval.md", markdown(rows, tuning, machine))
 
 
 if __name__ == "__main__":
