@@ -46,8 +46,9 @@ class BagOfWords:
         from keytokens.embedders.base import check_texts
 
         self.calls += 1
+        texts = check_texts(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, ids in enumerate(self.tokenizer(check_texts(texts), add_special_tokens=False)["input_ids"]):
+        for i, ids in enumerate(self.tokenizer(texts, add_special_tokens=False)["input_ids"]):
             for t in ids:
                 if t >= len(SPECIAL):
                     out[i, t] += 1.0

@@ -36,19 +36,35 @@ class Embedder(Protocol):
         ...
 
 
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """Validate a batch of texts.
+def as_texts(texts: str | Sequence[str]) -> list[str]:
+    """``texts`` as a list of strings; one string is one text (as in sentence-transformers).
+
+    Every API that takes texts accepts a single string for one text and returns one row for it.
 
     Raises:
-        InputError: ``texts`` is a bare string or holds a non-string.
-        EmptyTextError: a text is empty or whitespace only (its position is named).
+        InputError: ``texts`` is not a string or a sequence of strings (the first non-string is named).
     """
     if isinstance(texts, str):
-        raise InputError("texts must be a sequence of strings, not one string; wrap it in a list")
-    out = list(texts)
+        return [texts]
+    try:
+        out = list(texts)
+    except TypeError:
+        raise InputError(f"texts must be a string or a sequence of strings; got {type(texts).__name__}") from None
     for i, text in enumerate(out):
         if not isinstance(text, str):
             raise InputError(f"text {i} is {type(text).__name__}, expected str")
+    return out
+
+
+def check_texts(texts: str | Sequence[str]) -> list[str]:
+    """Validate a batch of texts (one string is one text).
+
+    Raises:
+        InputError: ``texts`` holds a non-string.
+        EmptyTextError: a text is empty or whitespace only (its position is named).
+    """
+    out = as_texts(texts)
+    for i, text in enumerate(out):
         if not text.strip():
             raise EmptyTextError(f"text {i} is empty or whitespace only")
     return out

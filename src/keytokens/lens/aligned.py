@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keytokens.embedders.base import as_texts
 from keytokens.heads import DEFAULT_CHUNK_SIZE, VocabHead, topk
 from keytokens.lens.vocabulary import Vocabulary
 
@@ -101,5 +102,5 @@ def aligned_tokens(
         scores=scores,
         tokens=tuple(tuple(vocabulary.readable[i] for i in row) for row in ids),
         raw_tokens=tuple(tuple(vocabulary.raw[i] for i in row) for row in ids),
-        texts=None if texts is None else tuple(texts),
+        texts=None if texts is None else tuple(as_texts(texts)),
     )

@@ -20,11 +20,11 @@ class Retriever(Protocol):
         ...
 
 
-def check_search(queries: Sequence[str], k: int) -> list[str]:
+def check_search(queries: str | Sequence[str], k: int) -> list[str]:
     """Validate a search call's arguments.
 
     Raises:
-        InputError: ``queries`` is one bare string or holds a non-string.
+        InputError: ``queries`` holds a non-string (one string is one query).
         EmptyTextError: a query is empty or whitespace only.
         ValueError: ``k`` is not a positive integer.
     """

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from keytokens.embedders.base import as_texts
 from keytokens.errors import ShapeError, UnknownNameError
 
 
@@ -133,7 +134,7 @@ def encode_queries(
     from keytokens.heads import topk
     from keytokens.sparse.tokenizer import tokenize
 
-    texts = list(texts)
+    texts = as_texts(texts)
     expansion = None
     if config.expansion:
         emb = lens.encode(texts, role="query")

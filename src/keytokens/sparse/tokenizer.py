@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keytokens.embedders.base import as_texts
 from keytokens.errors import InputError
 from keytokens.heads.targets import tokenizer_fingerprint  # one definition, shared with fitted heads
 
@@ -31,7 +32,7 @@ def special_mask(tokenizer, vocab_size: int) -> np.ndarray:
 
 def tokenize(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
     """Each text's own token ids (no special tokens added, no truncation)."""
-    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+    encoded = tokenizer(as_texts(texts), add_special_tokens=False, truncation=False)["input_ids"]
     return [np.asarray(ids, dtype=np.int64) for ids in encoded]
 
 
