@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from keytokens._version import __version__
-from keytokens.embedders.base import Embedder, Role, check_role, check_texts
+from keytokens.embedders.base import Embedder, Role, check_role, check_texts, report_truncation, truncation_reports_off
 from keytokens.embedders.offline import cache_dir
 from keytokens.progress import track
 
@@ -49,9 +49,94 @@ def encoding_key(embedder: Embedder, texts: Sequence[str], *, role: Role, settin
     return digest.hexdigest()[:24]
 
 
+class CorpusEmbeddings:
+    """A corpus's ``(n, d) float32`` embeddings, chunk by chunk: read from the cache, or encoded and saved.
+
+    :func:`encode_corpus_embeddings` reads every chunk; ``keytokens encode`` reads a shard's rows with
+    :meth:`rows`, so both fill and reuse the same cache. Truncated texts are counted over all chunks
+    and reported once (:meth:`report_truncation`), not once per chunk.
+
+    Args:
+        embedder: the embedder.
+        texts: the corpus texts, in order.
+        role: ``document`` (or ``query``), selecting the embedder's prompts.
+        cache: ``True`` for the keytokens cache folder, a folder of your own, or ``False`` for none.
+        settings: anything else that changes the embeddings (the preset), for the cache key.
+        chunk_size: texts per saved chunk.
+
+    Raises:
+        EmptyTextError: a text is empty.
+        ValueError: ``chunk_size`` is not positive.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        texts: str | Sequence[str],
+        *,
+        role: Role = "document",
+        cache: bool | str | Path = True,
+        settings: Mapping[str, Any] | None = None,
+        chunk_size: int = DEFAULT_CORPUS_CHUNK,
+    ) -> None:
+        self.texts = check_texts(texts)
+        self.role = check_role(role)
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive; got {chunk_size}")
+        self.embedder = embedder
+        self.chunk_size = chunk_size
+        self.folder = _cache_folder(embedder, self.texts, role, settings or {}, cache)
+        self.reused = 0
+        self.truncated = 0
+        self._last: tuple[int, np.ndarray] | None = None  # without a cache, a chunk two shards share is encoded once
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks."""
+        return -(-len(self.texts) // self.chunk_size)
+
+    def chunk_sizes(self) -> list[int]:
+        """Texts in each chunk."""
+        return [min(self.chunk_size, len(self.texts) - i * self.chunk_size) for i in range(self.n_chunks)]
+
+    def chunk(self, i: int) -> np.ndarray:
+        """``(rows, d) float32`` embeddings of chunk ``i``, from the cache or encoded (and saved)."""
+        if self._last is not None and self._last[0] == i:
+            return self._last[1]
+        part = self.texts[i * self.chunk_size : (i + 1) * self.chunk_size]
+        file = None if self.folder is None else self.folder / f"chunk{self.chunk_size}-{i:06d}.npy"
+        chunk = _read_chunk(file, len(part), self.embedder.dim)
+        if chunk is None:
+            with truncation_reports_off():
+                chunk = np.asarray(self.embedder.encode(part, role=self.role), dtype=np.float32)
+            self.truncated += len(getattr(self.embedder, "last_truncated", ()))
+            _write_chunk(file, chunk)
+        else:
+            self.reused += 1
+        self._last = (i, chunk)
+        return chunk
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """``(stop - start, d) float32`` embeddings of texts ``start`` to ``stop`` (through their chunks)."""
+        first, last = start // self.chunk_size, max(start, stop - 1) // self.chunk_size
+        if stop <= start:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        block = np.concatenate([self.chunk(i) for i in range(first, last + 1)], axis=0)
+        offset = first * self.chunk_size
+        return block[start - offset : stop - offset]
+
+    def report_truncation(self) -> None:
+        """Log once how many texts the chunks encoded by this object were truncated."""
+        report_truncation(
+            self.embedder.name, self.truncated, len(self.texts), getattr(self.embedder, "max_length", None)
+        )
+        if self.reused:
+            logger.info("reused %d of %d cached chunks from %s", self.reused, self.n_chunks, self.folder)
+
+
 def encode_corpus_embeddings(
     embedder: Embedder,
-    texts: Sequence[str],
+    texts: str | Sequence[str],
     *,
     role: Role = "document",
     cache: bool | str | Path = True,
@@ -68,31 +153,25 @@ def encode_corpus_embeddings(
         cache: ``True`` for the keytokens cache folder, a folder of your own, or ``False`` for none.
         settings: anything else that changes the embeddings (the preset, a head override), for the cache key.
         chunk_size: texts per saved chunk.
-        show_progress: show a progress bar over chunks.
+        show_progress: show progress over the documents (a bar on a terminal, periodic lines otherwise).
 
     Raises:
         EmptyTextError: a text is empty.
         ValueError: ``chunk_size`` is not positive.
     """
-    texts = check_texts(texts)
-    check_role(role)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be positive; got {chunk_size}")
-    folder = _cache_folder(embedder, texts, role, settings or {}, cache)
-    starts = range(0, len(texts), chunk_size)
-    chunks, reused = [], 0
-    for start in track(starts, total=len(starts), description=f"encoding ({embedder.name})", enabled=show_progress):
-        part = texts[start : start + chunk_size]
-        file = None if folder is None else folder / f"chunk{chunk_size}-{start // chunk_size:06d}.npy"
-        chunk = _read_chunk(file, len(part), embedder.dim)
-        if chunk is None:
-            chunk = np.asarray(embedder.encode(part, role=role), dtype=np.float32)
-            _write_chunk(file, chunk)
-        else:
-            reused += 1
-        chunks.append(chunk)
-    if reused:
-        logger.info("reused %d of %d cached chunks from %s", reused, len(chunks), folder)
+    corpus = CorpusEmbeddings(embedder, texts, role=role, cache=cache, settings=settings, chunk_size=chunk_size)
+    chunks = [
+        corpus.chunk(i)
+        for i in track(
+            range(corpus.n_chunks),
+            total=corpus.n_chunks,
+            description=f"encoding ({embedder.name})",
+            enabled=show_progress,
+            unit="documents",
+            sizes=corpus.chunk_sizes(),
+        )
+    ]
+    corpus.report_truncation()
     if not chunks:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     return np.concatenate(chunks, axis=0)
@@ -137,4 +216,4 @@ def _write_chunk(file: Path | None, chunk: np.ndarray) -> None:
     os.replace(tmp, file)  # a chunk is either whole or absent
 
 
-__all__ = ["DEFAULT_CORPUS_CHUNK", "encode_corpus_embeddings", "encoding_key"]
+__all__ = ["DEFAULT_CORPUS_CHUNK", "CorpusEmbeddings", "encode_corpus_embeddings", "encoding_key"]

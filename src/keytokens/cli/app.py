@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy as _copy
 import logging
 import warnings
-from typing import Annotated
+from functools import partial
+from pathlib import Path
+from typing import Annotated, get_args, get_origin
 
+import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -24,6 +28,33 @@ err = Console(stderr=True)
 Model = Annotated[str, typer.Option("--model", "-m", help="preset name (see `keytokens models`), hub id or folder")]
 K = Annotated[int, typer.Option("-k", min=1, help="tokens per text")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+
+
+def _check_role(value: str) -> str:
+    from keytokens.embedders.base import check_role
+
+    return check_role(value)
+
+
+def _check_filter(value: str) -> str:
+    from keytokens.lens import check_token_filter
+
+    return check_token_filter(value)
+
+
+# Choices are checked while the command line is parsed, before any model loads (the library's own checks).
+Role = Annotated[
+    str, typer.Option(metavar="query|document", callback=_check_role, help="query or document (selects prompts)")
+]
+TokenFilter = Annotated[
+    str,
+    typer.Option(
+        "--filter",
+        metavar="all|no-special|content",
+        callback=_check_filter,
+        help="tokens to show: all, no-special or content",
+    ),
+]
 Head = Annotated[
     str | None, typer.Option("--head", help="override the head: lm, embeddings, SOURCE:KIND or a fitted head folder")
 ]
@@ -41,9 +72,76 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False) -> None:
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress (also after the command)")] = False,
+    show_version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version, help="print the version and exit")
+    ] = False,
+) -> None:
     _setup_logging(verbose)
+
+
+def _verbose_after_command(ctx, param, value: bool) -> bool:
+    if value:
+        _setup_logging(True)
+    return value
+
+
+#: Flags that are actions or one-off switches, for which a ``--no-…`` form would mean nothing.
+ACTION_FLAGS = frozenset({"help", "version", "verbose", "as_json", "force", "explain", "use_ray"})
+
+_TYPE_NAMES = {str: "TEXT", int: "INTEGER", float: "FLOAT", bool: "BOOLEAN", Path: "PATH"}
+
+
+def _value_type(param, ctx) -> str | None:
+    """The type column of ``--help``: TEXT, INTEGER, PATH, ``a|b`` for choices, the metavar; nothing for a flag."""
+    if getattr(param, "is_flag", False):
+        return None
+    if param.metavar:
+        return param.metavar
+    desc = param.type_descriptor
+    if desc.is_choice:
+        return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
+    annotation = desc.annotation
+    if get_origin(annotation) is list:
+        annotation = get_args(annotation)[0]
+    return _TYPE_NAMES.get(annotation, "PATH" if desc.is_path else str(getattr(annotation, "__name__", annotation)))
+
+
+def _plain_type(param):
+    if param is not None and hasattr(param, "display_type_rich"):
+        param.display_type_rich = partial(_value_type, param)
+    return param
+
+
+def _help_option(make, ctx):
+    return _plain_type(make(ctx))
+
+
+def polish(command: click.Group) -> click.Group:
+    """Finish the click command typer built: plain type names in help, and ``-v`` accepted after any command.
+
+    Typer prints a Python annotation (``<str>``, ``<bool>``) as an option's type; help shows the type a user
+    types instead, and nothing for a flag. The root's ``--verbose`` is copied onto every command.
+    """
+    verbose = next(p for p in command.params if p.name == "verbose")
+    for sub in [command, *command.commands.values()]:
+        for param in sub.params:
+            _plain_type(param)
+        sub.get_help_option = partial(_help_option, sub.get_help_option)
+        if sub is not command and not any(p.name == "verbose" for p in sub.params):
+            copy = _copy.copy(verbose)
+            copy.expose_value = False
+            copy.callback = _verbose_after_command
+            sub.params.append(copy)
+    return command
 
 
 @app.command()

@@ -10,18 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Json, K, Model, app, err, out
+from keytokens.cli.app import Json, K, Model, Role, TokenFilter, app, err, out
 
-Filter = Annotated[str, typer.Option("--filter", help="all, no-special or content")]
 OutDir = Annotated[Path | None, typer.Option("--out", help="folder for the report (.md, .json, .png)")]
-
-
-def _check_filter(token_filter: str) -> None:
-    from keytokens.errors import InputError
-    from keytokens.lens import TOKEN_FILTERS
-
-    if token_filter not in TOKEN_FILTERS:
-        raise InputError(f"unknown token filter {token_filter!r}; expected one of {list(TOKEN_FILTERS)}")
 
 
 def _command(name: str, *parts: tuple[str, object]) -> str:
@@ -50,19 +41,16 @@ def instructions(
     data: Annotated[str | None, typer.Option(help="sts-b, sts12-smtnews, ... or a text file")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="use the first N texts of --data")] = None,
     k: K = 10,
-    role: Annotated[str, typer.Option(help="query or document")] = "document",
-    token_filter: Filter = "all",
+    role: Role = "document",
+    token_filter: TokenFilter = "all",
     out_dir: OutDir = None,
     as_json: Json = False,
 ) -> None:
     """The same texts under several instructions: overlap@k with no instruction, tokens gained and lost."""
     from keytokens.datasets import load_texts
-    from keytokens.embedders.base import check_role
     from keytokens.interpret.instructions import EXAMPLE_TEXTS, Instruction, instruction_analysis, preset_instructions
     from keytokens.lens import Lens
 
-    check_role(role)
-    _check_filter(token_filter)
     parsed = [Instruction.parse(spec) for spec in instruction or []]
     if texts:
         chosen = list(texts)
@@ -128,7 +116,7 @@ def relatedness(
         str, typer.Option("--sets", help="comma-separated word-pair sets")
     ] = "ws353-sim,ws353-rel,simlex999",
     k: K = 10,
-    token_filter: Filter = "content",
+    token_filter: TokenFilter = "content",
     out_dir: OutDir = None,
     as_json: Json = False,
 ) -> None:
@@ -136,7 +124,6 @@ def relatedness(
     from keytokens.interpret.relatedness import get_word_set, load_word_set
     from keytokens.lens import Lens
 
-    _check_filter(token_filter)
     names = [s.strip() for s in word_sets.split(",") if s.strip()]
     for name in names:
         get_word_set(name)

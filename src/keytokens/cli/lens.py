@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Head, Json, K, Model, app, out
+from keytokens.cli.app import Head, Json, K, Model, Role, TokenFilter, app, out
 
 
 @app.command()
@@ -36,8 +36,8 @@ def tokens(
     texts: Annotated[list[str] | None, typer.Argument(help="texts to read")] = None,
     model: Model = "minilm",
     k: K = 10,
-    role: Annotated[str, typer.Option(help="query or document (selects prompts)")] = "document",
-    token_filter: Annotated[str, typer.Option("--filter", help="all, no-special or content")] = "all",
+    role: Role = "document",
+    token_filter: TokenFilter = "all",
     embeddings: Annotated[
         str | None, typer.Option(help=".npy of precomputed (n, d) embeddings to read instead")
     ] = None,

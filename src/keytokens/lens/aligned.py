@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keytokens.embedders.base import as_texts
+from keytokens.errors import UnknownNameError
 from keytokens.heads import DEFAULT_CHUNK_SIZE, VocabHead, topk
 from keytokens.lens.vocabulary import Vocabulary
 
@@ -60,10 +61,20 @@ class AlignedTokens:
         }
 
 
+def check_token_filter(token_filter: str) -> str:
+    """Return ``token_filter`` if it is in :data:`TOKEN_FILTERS`.
+
+    Raises:
+        UnknownNameError: naming the accepted filters.
+    """
+    if token_filter not in TOKEN_FILTERS:
+        raise UnknownNameError(f"unknown token filter {token_filter!r}; expected one of {list(TOKEN_FILTERS)}")
+    return token_filter
+
+
 def token_mask(vocabulary: Vocabulary, token_filter: str) -> np.ndarray | None:
     """The ``(|V|,) bool`` mask for a filter name in :data:`TOKEN_FILTERS` (``None`` = all)."""
-    if token_filter not in TOKEN_FILTERS:
-        raise ValueError(f"unknown token filter {token_filter!r}; expected one of {list(TOKEN_FILTERS)}")
+    check_token_filter(token_filter)
     if token_filter == "all":
         return None
     return vocabulary.content if token_filter == "content" else ~vocabulary.special

@@ -58,9 +58,7 @@ class Lens:
         vocab = Vocabulary.from_tokenizer(loaded.tokenizer, size=loaded.head.vocab_size)
         return cls(loaded.embedder, loaded.head, vocab, name=loaded.preset.name, preset=loaded.preset)
 
-    def encode(
-        self, texts: str | Sequence[str], *, role: Role = "document", show_progress: bool = False
-    ) -> np.ndarray:
+    def encode(self, texts: str | Sequence[str], *, role: Role = "document", show_progress: bool = False) -> np.ndarray:
         """``(n, d) float32`` embeddings of ``texts`` (one string is one text: ``(1, d)``)."""
         return self.embedder.encode(check_texts(texts), role=role, show_progress=show_progress)
 
