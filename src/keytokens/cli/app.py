@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy as _copy
 import logging
+import os
+import sys
 import warnings
 from functools import partial
 from pathlib import Path
@@ -60,6 +62,11 @@ Head = Annotated[
 ]
 
 
+#: What the libraries under us print unless asked: their warnings (``Token indices sequence length is longer
+#: than …``; keytokens reports truncation itself, once) and progress bars (``Loading weights``).
+_QUIET_LIBRARIES = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -70,6 +77,19 @@ def _setup_logging(verbose: bool) -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft|sentence_transformers)")
     for noisy in ("transformers", "sentence_transformers", "huggingface_hub", "httpx"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    _quiet_libraries()
+
+
+def _quiet_libraries() -> None:
+    """Silence transformers' and the hub's warnings and bars (read from the environment when they are imported)."""
+    for name, value in _QUIET_LIBRARIES.items():
+        os.environ.setdefault(name, value)
+    if "transformers" in sys.modules:  # imported already: the environment is read too late
+        sys.modules["transformers"].utils.logging.set_verbosity_error()
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+    if "huggingface_hub" in sys.modules:
+        sys.modules["huggingface_hub"].utils.logging.set_verbosity_error()
+        sys.modules["huggingface_hub"].utils.disable_progress_bars()
 
 
 def _print_version(value: bool) -> None:

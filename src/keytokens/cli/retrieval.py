@@ -26,10 +26,12 @@ from keytokens.cli.scale import (
 DocK = Annotated[int, typer.Option("-k", min=1, help="aligned tokens kept per document (K)")]
 Weighting = Annotated[str, typer.Option(help="document token weights: raw, relu, log1p-relu or softmax")]
 Centering = Annotated[str, typer.Option(help="remove before the head: none, mean or pc1 (fitted on the corpus)")]
-KeepOwn = Annotated[bool, typer.Option("--keep-own-tokens", help="also index each document's own tokens")]
+KeepOwn = Annotated[
+    bool, typer.Option("--keep-own-tokens/--no-keep-own-tokens", help="also index each document's own tokens")
+]
 QueryWeights = Annotated[str, typer.Option("--query-weights", help="query token weights: idf or one")]
 MaxLength = Annotated[int | None, typer.Option("--max-length", min=1, help="cap on document tokens")]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="do not reuse or save cached corpus embeddings")]
+NoCache = Annotated[bool, typer.Option("--no-cache/--cache", help="do not reuse or save cached corpus embeddings")]
 
 
 @app.command()
@@ -203,7 +205,7 @@ def evaluate_command(
     fusion: Annotated[str, typer.Option(help="hybrid fusion: rrf or interpolation")] = "rrf",
     similarity: Annotated[str, typer.Option(help="dense similarity: dot or cosine")] = "dot",
     drop_self_hits: Annotated[
-        bool, typer.Option("--drop-self-hits", help="ignore a document whose id is the query's")
+        bool, typer.Option("--drop-self-hits/--keep-self-hits", help="ignore a document whose id is the query's")
     ] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="save report.json, report.md and TREC runs")] = None,
     max_length: MaxLength = None,

@@ -45,7 +45,7 @@ def encode(
     k: Annotated[int, typer.Option("-k", min=1, help="aligned tokens kept per document (K)")] = 64,
     weighting: Annotated[str, typer.Option(help="document token weights: raw, relu, log1p-relu or softmax")] = "relu",
     keep_own_tokens: Annotated[
-        bool, typer.Option("--keep-own-tokens", help="also keep each document's own tokens")
+        bool, typer.Option("--keep-own-tokens/--no-keep-own-tokens", help="also keep each document's own tokens")
     ] = False,
     shard_size: Annotated[int, typer.Option("--shard-size", min=1, help="documents per shard")] = 1024,
     use_ray: Annotated[

@@ -30,7 +30,9 @@ def serve(
         str, typer.Option(help="address to bind; keep 127.0.0.1 unless you mean to share it")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
-    preload: Annotated[bool, typer.Option("--preload", help="load every model at start-up, in the background")] = False,
+    preload: Annotated[
+        bool, typer.Option("--preload/--no-preload", help="load every model at start-up, in the background")
+    ] = False,
 ) -> None:
     """Start the web explorer: type texts, see their aligned tokens; compare, instruct, adjust, search."""
     from keytokens.errors import require

@@ -1,0 +1,85 @@
+"""The command line a new user meets: --version, -v anywhere, readable help, --no- forms, early checks."""
+
+import logging
+
+import pytest
+import typer.main
+
+from keytokens._version import __version__
+from keytokens.cli import app, main
+from keytokens.cli.app import ACTION_FLAGS, polish
+
+
+def _commands():
+    group = polish(typer.main.get_command(app))
+    return group, group.commands
+
+
+def test_version_flag_and_subcommand(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == __version__
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.strip() == __version__
+
+
+@pytest.mark.parametrize("argv", [["-v", "models", "--json"], ["models", "-v", "--json"], ["models", "--verbose"]])
+def test_verbose_is_accepted_before_and_after_the_command(argv):
+    assert main(argv) == 0
+    assert logging.getLogger().level == logging.INFO
+    assert main(["models", "--json"]) == 0
+    assert logging.getLogger().level == logging.WARNING
+
+
+@pytest.mark.parametrize("command", ["tokens", "align", "index", "eval", "fit-head", "train", "encode", "serve"])
+def test_help_prints_types_a_user_types_not_python_annotations(command, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    for annotation in ("<str>", "<bool>", "<int", "<float", "<list", "<Path"):
+        assert annotation not in text, f"{command} --help shows {annotation}"
+    assert "TEXT" in text or "PATH" in text
+
+
+def test_every_setting_flag_has_a_no_form_and_every_option_has_help():
+    _, commands = _commands()
+    missing_no, missing_help = [], []
+    for name, command in commands.items():
+        for param in command.params:
+            if getattr(param, "is_flag", False) and param.name not in ACTION_FLAGS and not param.secondary_opts:
+                missing_no.append(f"{name} {param.opts[0]}")
+            if not getattr(param, "help", None) and not getattr(param, "hidden", False):
+                missing_help.append(f"{name} {param.name}")
+    assert missing_no == []
+    assert missing_help == []
+
+
+def test_no_forms_parse(tmp_path, monkeypatch):
+    from keytokens.lens import Lens
+
+    loaded = []
+    monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: loaded.append(a) or pytest.fail("loaded")))
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"_id": "d1", "text": "apple"}\n')
+    # --no-keep-own-tokens and --cache parse; the refused --centering shows the command got past parsing
+    argv = ["index", str(corpus), "--out", str(tmp_path / "i"), "--no-keep-own-tokens", "--cache", "--centering", "x"]
+    assert main(argv) == 1
+    assert loaded == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["tokens", "apple", "--role", "passage"], "unknown role 'passage'; expected one of ['query', 'document']"),
+        (["tokens", "apple", "--filter", "nouns"], "unknown token filter 'nouns'"),
+        (["tokens", "apple", "-m", "minlm"], "unknown preset 'minlm'; did you mean 'minilm'?"),
+        (["relatedness", "--filter", "nouns"], "unknown token filter 'nouns'"),
+        (["instructions", "apple", "--role", "passage"], "unknown role 'passage'"),
+    ],
+)
+def test_choices_and_preset_typos_are_refused_before_any_model_loads(argv, message, monkeypatch, capsys):
+    from keytokens.embedders import loading
+
+    monkeypatch.setattr(loading, "load_model", lambda *a, **kw: pytest.fail("the model was loaded"))
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
