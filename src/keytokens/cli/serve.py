@@ -17,7 +17,13 @@ logger = logging.getLogger(__name__)
 def serve(
     models: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="a preset the page may open (repeat); see `keytokens models`"),
+        typer.Option(
+            "--model",
+            "-m",
+            help="a preset the page may open (repeat; see `keytokens models`); default: both offline models, "
+            "minilm and smollm2-eol",
+            show_default=False,
+        ),
     ] = None,
     indexes: Annotated[
         list[str] | None, typer.Option("--index", help="NAME=DIR: a sparse index the page may search (repeat)")
@@ -34,7 +40,10 @@ def serve(
         bool, typer.Option("--preload/--no-preload", help="load every model at start-up, in the background")
     ] = False,
 ) -> None:
-    """Start the web explorer: type texts, see their aligned tokens; compare, instruct, adjust, search."""
+    """Start the web explorer: type texts, see their aligned tokens; compare, instruct, adjust, search.
+
+    Without --model the page offers both offline models, minilm and smollm2-eol (each loads on first use).
+    """
     from keytokens.errors import require
 
     require("fastapi", "serve")
