@@ -61,3 +61,18 @@ def test_bad_arguments(cache_root):
         encode_corpus_embeddings(Counting(), TEXTS, chunk_size=0)
     with pytest.raises(ValueError, match="empty"):
         encode_corpus_embeddings(Counting(), ["ok", " "])
+
+
+def test_rows_across_chunks_read_the_same_cache(cache_root):
+    from keytokens.encoding import CorpusEmbeddings
+
+    whole = encode_corpus_embeddings(Counting(), TEXTS, chunk_size=2)
+    reader = Counting()
+    corpus = CorpusEmbeddings(reader, TEXTS, chunk_size=2)
+    for start, stop in [(0, 5), (1, 4), (3, 5), (4, 5), (2, 2)]:
+        np.testing.assert_array_equal(corpus.rows(start, stop), whole[start:stop])
+    assert reader.calls == 0 and corpus.reused > 0
+    uncached = Counting()
+    rows = CorpusEmbeddings(uncached, TEXTS, chunk_size=2, cache=False)
+    np.testing.assert_array_equal(np.concatenate([rows.rows(0, 3), rows.rows(3, 5)]), whole)
+    assert uncached.calls == 3  # chunk 1 (texts 2-3) is shared by both ranges and encoded once

@@ -60,9 +60,17 @@ def encode(
     max_length: Annotated[int | None, typer.Option("--max-length", min=1, help="cap on document tokens")] = None,
     head: Head = None,
     force: Annotated[bool, typer.Option("--force", help="start over in a folder of another encoding")] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache/--cache", help="do not reuse or save cached corpus embeddings (in-process only)"),
+    ] = False,
     as_json: Json = False,
 ) -> None:
-    """Encode a corpus into Parquet shards (dense vector, sparse token ids and weights); re-runs resume."""
+    """Encode a corpus into Parquet shards (dense vector, sparse token ids and weights); re-runs resume.
+
+    In-process it reads and fills the corpus-encoding cache `index` and `eval` use; a re-run that finds
+    every shard complete does not load the model.
+    """
     from keytokens.backends.ray_encode import check_shardable, encode_to_shards, load_lens
     from keytokens.evaluation.beir import read_corpus
     from keytokens.sparse import SparseConfig
@@ -85,6 +93,8 @@ def encode(
         workers=workers,
         force=force,
         show_progress=not as_json,
+        cache=not no_cache,
+        request={"model": model, "head": head, "max_length": max_length},
     )
     summary = report.to_dict()
     if as_json:
