@@ -154,6 +154,12 @@ def _load_sentence_transformer(preset: Preset, batch_size: int | None):
     from keytokens.embedders.sentence_transformers import SentenceTransformerEmbedder
 
     source = model_source(preset)
+    if Path(source).is_dir():  # Transformer + Pooling (+ Normalize) run without importing sentence-transformers
+        from keytokens.embedders.plain_st import load_plain
+
+        plain = load_plain(source, prompt=preset.prompt, name=preset.name, batch_size=batch_size or 64)
+        if plain is not None:
+            return plain, plain.tokenizer, plain.transformer
     try:
         emb = SentenceTransformerEmbedder.load(
             source, prompt=preset.prompt, name=preset.name, batch_size=batch_size or 64

@@ -70,7 +70,7 @@ class SentenceTransformerEmbedder:
         """Return ``(n, d) float32`` embeddings, as the model's own modules compute them."""
         check_role(role)
         formatted = [self.prompt.format(t, role, instruction).full for t in check_texts(texts)]
-        lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True)["input_ids"]]
+        lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True, verbose=False)["input_ids"]]
         self.last_truncated = tuple(i for i, n in enumerate(lengths) if n > self.max_length)
         report_truncation(self.name, len(self.last_truncated), len(formatted), self.max_length)
         emb = self.model.encode(
