@@ -83,3 +83,30 @@ def test_choices_and_preset_typos_are_refused_before_any_model_loads(argv, messa
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_models_shows_what_each_preset_is_for_and_its_note(capsys, monkeypatch):
+    import json
+
+    assert main(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert all(r["use"] for r in rows.values())
+    assert "retrieval" in rows["minilm"]["use"] and "key tokens" in rows["smollm2-eol"]["use"]
+    assert "input token embeddings" in rows["minilm"]["note"]
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["models"]) == 0
+    table = " ".join(capsys.readouterr().out.split())
+    assert "use it for" in table and "note: GritLM embeds with bidirectional attention" in table
+
+
+def test_a_presets_description_is_not_part_of_the_corpus_cache_key():
+    import dataclasses
+
+    from keytokens.embedders import get_preset
+    from keytokens.sparse.corpus import lens_settings
+    from tests.retrieval.tinylens import tiny_lens
+
+    preset = get_preset("minilm")
+    lens = dataclasses.replace(tiny_lens(), preset=preset)
+    other = dataclasses.replace(lens, preset=dataclasses.replace(preset, use="x", note="y"))
+    assert lens_settings(lens) == lens_settings(other) and "use" not in lens_settings(lens)

@@ -21,13 +21,15 @@ def models(as_json: Json = False) -> None:
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    table = Table("preset", "model", "pooling", "head", "prompt", "offline")
+    table = Table("preset", "offline", "model, pooling, head, prompt", "use it for", show_lines=True)
     for column in table.columns:
         column.overflow = "fold"
     for r in rows:
         prompt = "template" if r["prompt"]["template"] != "{text}" else ""
         prompt = ", ".join(filter(None, [prompt, "instructions" if r["prompt"]["instructions"] else ""]))
-        table.add_row(r["name"], r["model"], r["pooling"], r["head"], prompt, "[green]yes[/]" if r["offline"] else "no")
+        how = "\n".join(filter(None, [r["model"], f"{r['pooling']} pooling, head {r['head']}", prompt]))
+        use = r["use"] + (f"\n[dim]note: {r['note']}[/]" if r["note"] else "")
+        table.add_row(r["name"], "[green]yes[/]" if r["offline"] else "no", how, use)
     out.print(table)
 
 

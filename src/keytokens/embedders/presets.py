@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -73,6 +73,7 @@ class Preset:
         padding_side: ``left`` or ``right``; the tokenizer's default otherwise.
         trust_remote_code: pass ``trust_remote_code=True`` to transformers.
         note: caveats a user should know.
+        use: the job it suits, in a line (``keytokens models`` shows it).
     """
 
     name: str
@@ -90,6 +91,7 @@ class Preset:
     padding_side: str | None = None
     trust_remote_code: bool = False
     note: str = ""
+    use: str = ""
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -106,6 +108,7 @@ class Preset:
             "adapters": list(self.adapters),
             "document_model": self.document_model,
             "note": self.note,
+            "use": self.use,
         }
 
 
@@ -317,7 +320,24 @@ def _presets() -> list[Preset]:
     ]
 
 
-PRESETS: Mapping[str, Preset] = {p.name: p for p in _presets()}
+#: The job each preset suits; the offline models' lines rest on bench/results/{alignment,retrieval,relatedness}.md.
+_USES = {
+    "minilm": "retrieval (dense, hybrid) and word similarity; the fastest offline model",
+    "smollm2-eol": "reading a text as its key tokens; sparse retrieval from them (its dense vectors retrieve poorly)",
+    "smollm2": "the backbone side of `keytokens spectrum` (first component, λ adjustment)",
+    "smollm2-last": "a control: last-token pooling without a prompt aligns poorly",
+    "smollm2-cse": "the contrastively trained embedder of `keytokens spectrum` comparisons",
+    "bert-cls": "a negative control (no alignment expected)",
+    "e5-base-v2": "a negative control (no alignment expected)",
+}
+_USE_BY_FAMILY = {
+    "backbone": "the paper's backbone side (spectrum, λ adjustment); loads from the hub",
+    "embedder": "reproducing the paper's alignment of this embedder; loads from the hub",
+}
+
+PRESETS: Mapping[str, Preset] = {
+    p.name: replace(p, use=_USES.get(p.name) or _USE_BY_FAMILY[p.family]) for p in _presets()
+}
 
 
 def get_preset(name: str) -> Preset:

@@ -54,7 +54,7 @@ class CorpusEncoding:
 
 
 #: Preset fields that do not change a text's embedding (the head only reads it; the rest is description).
-_NOT_EMBEDDING = ("head", "note", "family", "package", "backbone")
+_NOT_EMBEDDING = ("head", "note", "use", "family", "package", "backbone")
 
 
 def lens_settings(lens: Lens) -> dict:
