@@ -62,3 +62,13 @@ def test_minilm_reads_one_string_as_one_text(minilm_lens):
     assert emb.shape == (1, 384)
     result = minilm_lens.aligned_tokens("banana", k=3)
     assert result.texts == ("banana",) and result.token_ids.shape == (1, 3)
+
+
+def test_precomputed_embeddings_and_bm25_take_one_string_as_one_document():
+    from keytokens.embedders import PrecomputedEmbedder
+    from keytokens.retrieval import BM25Retriever
+
+    embedder = PrecomputedEmbedder(np.ones((1, 3), np.float32), "banana bread")
+    assert embedder.encode("banana bread").shape == (1, 3)
+    bm25 = BM25Retriever("banana bread", ["d1"], stopwords=None, stemmer=None)
+    assert bm25.search("banana", k=1).hits(0)[0][0] == "d1"

@@ -11,6 +11,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from keytokens.errors import EmptyTextError, InputError
+from keytokens.texts import as_texts
 
 logger = logging.getLogger(__name__)
 
@@ -42,26 +43,6 @@ class Embedder(Protocol):
     ) -> np.ndarray:
         """Return ``(len(texts), d) float32`` embeddings, even for one text."""
         ...
-
-
-def as_texts(texts: str | Sequence[str]) -> list[str]:
-    """``texts`` as a list of strings; one string is one text (as in sentence-transformers).
-
-    Every API that takes texts accepts a single string for one text and returns one row for it.
-
-    Raises:
-        InputError: ``texts`` is not a string or a sequence of strings (the first non-string is named).
-    """
-    if isinstance(texts, str):
-        return [texts]
-    try:
-        out = list(texts)
-    except TypeError:
-        raise InputError(f"texts must be a string or a sequence of strings; got {type(texts).__name__}") from None
-    for i, text in enumerate(out):
-        if not isinstance(text, str):
-            raise InputError(f"text {i} is {type(text).__name__}, expected str")
-    return out
 
 
 def check_texts(texts: str | Sequence[str]) -> list[str]:

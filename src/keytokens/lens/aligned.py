@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keytokens.embedders.base import as_texts
 from keytokens.errors import UnknownNameError
 from keytokens.heads import DEFAULT_CHUNK_SIZE, VocabHead, topk
 from keytokens.lens.vocabulary import Vocabulary
+from keytokens.texts import as_texts
 
 #: Which tokens may be returned: every token, all but special tokens, or content tokens only.
 TOKEN_FILTERS = ("all", "no-special", "content")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keytokens.embedders.base import as_texts
 from keytokens.errors import ShapeError
+from keytokens.texts import as_texts
 
 _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", " ": "␣"}
 

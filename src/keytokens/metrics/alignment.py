@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keytokens.embedders.base import as_texts
 from keytokens.errors import UnknownNameError
 from keytokens.heads import VocabHead, topk
 from keytokens.lens.vocabulary import Vocabulary
+from keytokens.texts import as_texts
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,7 @@ def sparse_vectors(
         ``(vectors, centering)``: ``(n, |V|)`` CSR and the centering fitted on ``embeddings``.
     """
     centering = Centering.fit(config.centering, embeddings)
-    own = tokenize(lens.vocabulary.tokenizer, list(texts)) if config.keep_own_tokens and texts is not None else None
+    own = tokenize(lens.vocabulary.tokenizer, texts) if config.keep_own_tokens and texts is not None else None
     vectors = encode_documents(
         embeddings,
         lens.head,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from keytokens.embedders.base import as_texts
 from keytokens.errors import ShapeError, UnknownNameError
+from keytokens.texts import as_texts
 
 
 def one(df: np.ndarray, n_docs: int) -> np.ndarray:
