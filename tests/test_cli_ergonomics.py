@@ -110,3 +110,22 @@ def test_a_presets_description_is_not_part_of_the_corpus_cache_key():
     lens = dataclasses.replace(tiny_lens(), preset=preset)
     other = dataclasses.replace(lens, preset=dataclasses.replace(preset, use="x", note="y"))
     assert lens_settings(lens) == lens_settings(other) and "use" not in lens_settings(lens)
+
+
+def test_train_refuses_an_unknown_pooling_before_the_backbone_loads(tmp_path, monkeypatch, capsys):
+    from keytokens.embedders import loading
+
+    monkeypatch.setattr(loading, "_from_pretrained", lambda *a, **kw: pytest.fail("the backbone was loaded"))
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("an apple\ta red apple\na pear\ta green pear\n")
+    argv = ["train", "--out", str(tmp_path / "run"), "--pairs", str(pairs), "--pooling", "bogus"]
+    assert main(argv) == 1
+    assert "unknown pooling 'bogus'" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_cli():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "keytokens.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == __version__

@@ -76,6 +76,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.method not in ("lora", "full"):
             raise InputError(f"method must be 'lora' or 'full'; got {self.method!r}")
+        get_pooling(self.pooling)  # an unknown pooling fails here, before the backbone loads
         for name in ("steps", "batch_size", "max_length", "checkpoint_every", "lora_r"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be positive; got {getattr(self, name)}")
