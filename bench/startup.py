@@ -5,18 +5,18 @@
 - ``keytokens search IDX "q"`` on an index of the first 200 SciFact documents built with MiniLM
   (search reads the index's tokenizer, no model).
 
-Each command runs ``--repeats`` times in a fresh process (``OMP_NUM_THREADS=1``, offline); the row keeps
-the median and every run, with the 1-minute load average before and after, since the machine is shared.
-``--src`` runs the commands with another checkout's ``src`` first on ``PYTHONPATH`` (to measure a
-version before a change); ``--label`` names the row. Rows of other labels already in the JSON are kept.
+Each command runs ``--repeats`` times in a fresh process (``OMP_NUM_THREADS=1``, offline) for each source
+folder given as ``LABEL=SRC`` (``SRC`` first on ``PYTHONPATH``: a checkout before a change, and this one),
+the sources interleaved run by run so that both meet the same load on the shared machine; each row keeps
+the median, every run and the range of the 1-minute load average. The results record the command line.
 
-    .venv/bin/python bench/startup.py --label after [--src OTHER/src] [--repeats 5]
+    git archive BASE src | tar -x -C /tmp/before
+    .venv/bin/python bench/startup.py before=/tmp/before/src@BASE after=src@HEAD [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -55,28 +55,34 @@ def _small_corpus(folder: Path) -> Path:
     return path
 
 
-def measure(src: Path, repeats: int) -> dict:
-    env = _env(src)
+def measure(sources: dict[str, Path], repeats: int) -> dict[str, dict]:
+    """Each command run ``repeats`` times per source, the sources interleaved run by run (same load for all)."""
     with tempfile.TemporaryDirectory() as tmp:
         corpus = _small_corpus(Path(tmp))
         index = Path(tmp) / "idx"
-        subprocess.run(_cli("index", str(corpus), "-m", "minilm", "--out", str(index), "--json"), env=env,
+        first = next(iter(sources.values()))
+        subprocess.run(_cli("index", str(corpus), "-m", "minilm", "--out", str(index), "--json"), env=_env(first),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         commands = {
             "keytokens --help": _cli("--help"),
             'keytokens tokens "x" -m minilm': _cli("tokens", "x", "-m", "minilm"),
             'keytokens search IDX "q"': _cli("search", str(index), "preterm infants brain"),
         }
-        rows = {}
+        rows: dict[str, dict] = {label: {} for label in sources}
         for name, command in commands.items():
-            load_before = os.getloadavg()[0]
-            runs = [_time(command, env) for _ in range(repeats)]
-            rows[name] = {
-                "median_s": round(statistics.median(runs), 3),
-                "runs_s": [round(r, 3) for r in runs],
-                "load_1min_before": round(load_before, 2),
-                "load_1min_after": round(os.getloadavg()[0], 2),
-            }
+            runs: dict[str, list[float]] = {label: [] for label in sources}
+            loads = []
+            for _ in range(repeats):
+                for label, src in sources.items():
+                    loads.append(os.getloadavg()[0])
+                    runs[label].append(_time(command, _env(src)))
+            for label in sources:
+                rows[label][name] = {
+                    "median_s": round(statistics.median(runs[label]), 3),
+                    "runs_s": [round(r, 3) for r in runs[label]],
+                    "load_1min_min": round(min(loads), 2),
+                    "load_1min_max": round(max(loads), 2),
+                }
     return rows
 
 
@@ -87,18 +93,21 @@ def to_markdown(results: dict) -> str:
         "# CLI start-up time",
         "",
         "Wall seconds from launch to exit, median of the runs, one fresh process each (`OMP_NUM_THREADS=1`, "
-        f"offline); the search index holds the first {N_DOCS} SciFact documents (MiniLM). The machine is "
-        "shared: the 1-minute load average is recorded with each row.",
+        f"offline); the search index holds the first {N_DOCS} SciFact documents (MiniLM). The versions run "
+        "interleaved, run by run, so they meet the same load; the machine is shared (2 CPUs), and its 1-minute "
+        "load average during the runs is in the last column.",
         "",
-        "| command | " + " | ".join(labels) + " |",
-        "|---|" + "---|" * len(labels),
+        "| command | " + " | ".join(labels) + " | 1-minute load during the runs |",
+        "|---|" + "---|" * len(labels) + "---|",
     ]
     for command in commands:
         cells = []
         for label in labels:
             row = results["rows"][label]["commands"].get(command)
-            cells.append("" if row is None else f"{row['median_s']:.2f} s (load {row['load_1min_before']:.1f})")
-        lines.append(f"| `{md_cell(command)}` | " + " | ".join(cells) + " |")
+            cells.append("" if row is None else f"{row['median_s']:.2f} s")
+        row = results["rows"][labels[0]]["commands"][command]
+        load = f"{row['load_1min_min']:.1f}–{row['load_1min_max']:.1f}"
+        lines.append(f"| `{md_cell(command)}` | " + " | ".join(cells) + f" | {load} |")
     lines += ["", "Runs and settings: `bench/results/startup.json`. Reproduce: " + results["command"], ""]
     for label in labels:
         lines.append(f"- `{label}`: {results['rows'][label]['source']} ({results['rows'][label]['date']})")
@@ -107,23 +116,27 @@ def to_markdown(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--label", required=True, help="row name, e.g. before or after")
-    parser.add_argument("--src", type=Path, default=ROOT / "src", help="the src folder to run")
-    parser.add_argument("--source", default=None, help="what --src is (a commit), for the report")
+    parser.add_argument("sources", nargs="+", help="LABEL=SRC_FOLDER[@DESCRIPTION], e.g. after=src@HEAD")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     args = parser.parse_args()
-    path = args.out_dir / "startup.json"
-    results = json.loads(path.read_text()) if path.exists() else {"rows": {}}
-    results["command"] = "`.venv/bin/python bench/startup.py --label before --src OLD/src; ... --label after`"
-    results["rows"][args.label] = {
-        "source": args.source or str(args.src),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "cpus": os.cpu_count(),
-        "repeats": args.repeats,
-        "commands": measure(args.src.resolve(), args.repeats),
-    }
-    write_json(path, results)
+    sources, described = {}, {}
+    for spec in args.sources:
+        label, _, rest = spec.partition("=")
+        folder, _, description = rest.partition("@")
+        sources[label] = Path(folder).resolve()
+        described[label] = description or folder
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    measured = measure(sources, args.repeats)
+    results = {
+        "command": "`" + " ".join(["python", "bench/startup.py", *sys.argv[1:]]) + "`",
+        "rows": {
+            label: {"source": described[label], "date": date, "cpus": os.cpu_count(), "repeats": args.repeats,
+                    "commands": measured[label]}
+            for label in sources
+        },
+    }  # fmt: skip
+    write_json(args.out_dir / "startup.json", results)
     write_atomic(args.out_dir / "startup.md", to_markdown(results))
     print(to_markdown(results))
 

@@ -33,14 +33,17 @@ README = ROOT / "README.md"
 #: ```python blocks that do not run in the suite: a substring of the block → why.
 PYTHON_SKIP: dict[str, str] = {}
 
+#: Subcommands whose README examples run in order in a folder holding a 4-document ``corpus.jsonl``.
+ON_A_TINY_CORPUS = ("index", "search", "fit-head", "encode", "tokens")
+#: Flags whose examples are not run there → why.
+NOT_RUN_WITH = {
+    "--backend": "needs Milvus (tests/backends runs Milvus Lite)",
+    "--ray": "starts a Ray cluster (tests/backends runs one)",
+}
 #: Subcommands whose README examples are checked (subcommand, flags) but not run → why.
 NOT_RUN = {
     "align": "scores all of STS-B with a model (minutes); `make demo` runs it",
-    "index": "needs corpus.jsonl, a placeholder for the user's corpus",
-    "search": "needs an index built from the user's corpus",
     "eval": "encodes a whole BEIR corpus (minutes to hours)",
-    "encode": "needs corpus.jsonl; with --ray a Ray cluster",
-    "fit-head": "needs corpus.jsonl",
     "spectrum": "encodes STS-B with two models (minutes)",
     "train": "trains for minutes",
     "serve": "starts a web server that runs until stopped",
@@ -159,13 +162,27 @@ def test_make_targets_and_pip_extras_exist():
 
 
 def _runnable(command: Command) -> str | None:
-    """Why ``command`` is not run here, or ``None`` to run it."""
+    """Why ``command`` is not run with the offline models alone, or ``None`` to run it."""
     sub = command.argv[1]
     if sub in NOT_RUN:
         return NOT_RUN[sub]
     for word, reason in PLACEHOLDERS.items():
         if word in command.argv:
             return reason
+    if sub in ON_A_TINY_CORPUS and sub != "tokens":
+        return "runs on a tiny corpus (test_corpus_examples_run_on_a_tiny_corpus)"
+    return None
+
+
+def _tiny_corpus_run(command: Command) -> str | None:
+    """Why ``command`` is not run in the tiny-corpus folder, or ``None`` to run it."""
+    if command.argv[1] not in ON_A_TINY_CORPUS:
+        return "not a corpus command"
+    for flag, reason in NOT_RUN_WITH.items():
+        if flag in command.argv:
+            return reason
+    if command.argv[1] == "tokens" and "head/" not in command.argv:
+        return "needs no corpus (test_cheap_model_commands_run)"
     return None
 
 
@@ -174,7 +191,7 @@ def test_every_subcommand_the_readme_shows_is_run_or_skipped_with_a_reason():
     for command in keytokens_commands():
         sub = command.argv[1]
         assert sub.startswith("-") or sub in group.commands
-        assert sub.startswith("-") or sub in NOT_RUN or sub in ("models", "tokens", "version"), (
+        assert sub.startswith("-") or sub in NOT_RUN or sub in ("models", "version", *ON_A_TINY_CORPUS), (
             f"README line {command.line}: say in NOT_RUN why `keytokens {sub}` is not run, or make it cheap"
         )
 
@@ -200,6 +217,22 @@ def test_model_free_commands_run(command, capsys):
 def test_cheap_model_commands_run(command, capsys):
     assert main(list(command.argv[1:])) == 0, command.text
     assert capsys.readouterr().out.strip()
+
+
+@pytest.mark.slow
+def test_corpus_examples_run_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
+    from tests.retrieval.tinybeir import write_beir
+
+    write_beir(tmp_path)  # corpus.jsonl, as the examples name it
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KEYTOKENS_CACHE", str(tmp_path / "cache"))
+    ran = []
+    for command in keytokens_commands():
+        if _tiny_corpus_run(command) is None:
+            assert main(list(command.argv[1:])) == 0, f"README line {command.line}: {command.text}"
+            ran.append(command.argv[1])
+    capsys.readouterr()
+    assert {"index", "search", "fit-head", "encode", "tokens"} <= set(ran)
 
 
 @pytest.mark.slow
