@@ -74,6 +74,9 @@ def test_no_forms_parse(tmp_path, monkeypatch):
         (["tokens", "apple", "-m", "minlm"], "unknown preset 'minlm'; did you mean 'minilm'?"),
         (["relatedness", "--filter", "nouns"], "unknown token filter 'nouns'"),
         (["instructions", "apple", "--role", "passage"], "unknown role 'passage'"),
+        (["tokens", "apple", "--head", "bogus"], "unknown head 'bogus'; expected one of ['embeddings', 'lm'"),
+        (["tokens", "apple", "--head", "./no/head/"], "head folder './no/head/' does not exist"),
+        (["tokens", "apple", "--head", "x:mlm-bort"], "unknown head 'x:mlm-bort'"),
     ],
 )
 def test_choices_and_preset_typos_are_refused_before_any_model_loads(argv, message, monkeypatch, capsys):

@@ -14,8 +14,8 @@ from keytokens.embedders.dual import DualEmbedder
 from keytokens.embedders.offline import is_installed, local_source
 from keytokens.embedders.presets import FITTED_HEAD, PRESETS, HeadSpec, Preset, looks_like_model, unknown_preset
 from keytokens.embedders.prompts import PromptSpec
-from keytokens.errors import InputError, ModelNotAvailableError, require
-from keytokens.heads import FittedHead, LinearHead, VocabHead, load_head
+from keytokens.errors import InputError, ModelNotAvailableError, UnknownNameError, require
+from keytokens.heads import HEAD_LAYOUTS, FittedHead, LinearHead, VocabHead, load_head
 from keytokens.heads.from_model import input_embeddings_head, output_head
 
 logger = logging.getLogger(__name__)
@@ -53,12 +53,30 @@ def preset_for(name_or_path: str, **overrides: Any) -> Preset:
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if isinstance(overrides.get("head"), str):
-        overrides["head"] = HeadSpec.parse(overrides["head"])
+        overrides["head"] = _head_override(overrides["head"])
     preset = PRESETS.get(name_or_path)
     if preset is None and not looks_like_model(name_or_path):
         raise unknown_preset(name_or_path)
     preset = preset or _infer_preset(name_or_path)
     return dataclasses.replace(preset, **overrides)
+
+
+def _head_override(text: str) -> HeadSpec:
+    """``--head``: a kind, ``SOURCE:KIND`` or a fitted head's folder, checked before any model loads.
+
+    Raises:
+        UnknownNameError: an unknown kind (naming the known ones), or a folder that does not exist.
+    """
+    spec = HeadSpec.parse(text)
+    if spec.kind == FITTED_HEAD:
+        return spec
+    if spec.kind not in HEAD_LAYOUTS:
+        if spec.source is None and ("/" in text or text.startswith(".")):
+            raise UnknownNameError(f"head folder {text!r} does not exist; write one with `keytokens fit-head`")
+        raise UnknownNameError(
+            f"unknown head {text!r}; expected one of {sorted(HEAD_LAYOUTS)}, SOURCE:KIND, or a folder from fit-head"
+        )
+    return spec
 
 
 def _infer_preset(source: str) -> Preset:
