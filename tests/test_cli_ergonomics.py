@@ -7,11 +7,10 @@ import typer.main
 
 from keytokens._version import __version__
 from keytokens.cli import app, main
-from keytokens.cli.app import ACTION_FLAGS, polish
 
 
 def _commands():
-    group = polish(typer.main.get_command(app))
+    group = typer.main.get_command(app)
     return group, group.commands
 
 
@@ -40,17 +39,24 @@ def test_help_prints_types_a_user_types_not_python_annotations(command, capsys, 
     assert "TEXT" in text or "PATH" in text
 
 
-def test_every_setting_flag_has_a_no_form_and_every_option_has_help():
+def test_a_flag_that_could_be_on_can_be_turned_off_and_every_option_has_help():
+    """Opt-in flags (off by default: --json, --force, --explain) need no --no- form; any other flag has one."""
     _, commands = _commands()
-    missing_no, missing_help = [], []
+    cannot_turn_off, missing_help = [], []
     for name, command in commands.items():
         for param in command.params:
-            if getattr(param, "is_flag", False) and param.name not in ACTION_FLAGS and not param.secondary_opts:
-                missing_no.append(f"{name} {param.opts[0]}")
+            flag = getattr(param, "is_flag", False)
+            if flag and not param.secondary_opts and param.default is not False:
+                cannot_turn_off.append(f"{name} {param.opts[0]} (default {param.default!r})")
             if not getattr(param, "help", None) and not getattr(param, "hidden", False):
                 missing_help.append(f"{name} {param.name}")
-    assert missing_no == []
+    assert cannot_turn_off == []
     assert missing_help == []
+    for name in ("index", "eval", "encode"):
+        (keep,) = [p for p in commands[name].params if p.name == "keep_own_tokens"]
+        assert keep.secondary_opts == ["--no-keep-own-tokens"], name
+    assert [p.secondary_opts for p in commands["fit-head"].params if p.name == "no_center"] == [["--center"]]
+    assert [p.secondary_opts for p in commands["serve"].params if p.name == "preload"] == [["--no-preload"]]
 
 
 def test_no_forms_parse(tmp_path, monkeypatch):
@@ -60,8 +66,8 @@ def test_no_forms_parse(tmp_path, monkeypatch):
     monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: loaded.append(a) or pytest.fail("loaded")))
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"_id": "d1", "text": "apple"}\n')
-    # --no-keep-own-tokens and --cache parse; the refused --centering shows the command got past parsing
-    argv = ["index", str(corpus), "--out", str(tmp_path / "i"), "--no-keep-own-tokens", "--cache", "--centering", "x"]
+    # --no-keep-own-tokens parses; the refused --centering shows the command got past parsing
+    argv = ["index", str(corpus), "--out", str(tmp_path / "i"), "--no-keep-own-tokens", "--centering", "x"]
     assert main(argv) == 1
     assert loaded == []
 

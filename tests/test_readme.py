@@ -25,7 +25,6 @@ import pytest
 import typer.main
 
 from keytokens.cli import app, main
-from keytokens.cli.app import polish
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -105,7 +104,7 @@ def keytokens_commands() -> list[Command]:
 
 
 def _group():
-    return polish(typer.main.get_command(app))
+    return typer.main.get_command(app)
 
 
 def _options(command) -> set[str]:

@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from keytokens.cli import analysis, heads, interpret, lens, retrieval, scale, serve, train  # noqa: F401  (each registers its commands)
-from keytokens.cli.app import app, err, polish
+from keytokens.cli.app import app, err
 from keytokens.errors import KeytokensError
 
 __all__ = ["app", "main"]
@@ -20,8 +20,7 @@ __all__ = ["app", "main"]
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; library errors become one line on stderr and exit code 1."""
     try:
-        command = polish(typer.main.get_command(app))
-        command(args=argv, standalone_mode=False, prog_name="keytokens")
+        app(args=argv, standalone_mode=False)
     except KeytokensError as exc:
         err.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False, soft_wrap=True)
         return 1

@@ -15,10 +15,21 @@ import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from typer.core import TyperGroup
 
 from keytokens._version import __version__
 
+
+class _Group(TyperGroup):
+    """The root command group, finished by :func:`polish` once typer has built it (commands and options)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        polish(self)
+
+
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -113,9 +124,6 @@ def _verbose_after_command(ctx, param, value: bool) -> bool:
         _setup_logging(True)
     return value
 
-
-#: Flags that are actions or one-off switches, for which a ``--no-…`` form would mean nothing.
-ACTION_FLAGS = frozenset({"help", "version", "verbose", "as_json", "force", "explain", "use_ray"})
 
 _TYPE_NAMES = {str: "TEXT", int: "INTEGER", float: "FLOAT", bool: "BOOLEAN", Path: "PATH"}
 

@@ -31,7 +31,7 @@ KeepOwn = Annotated[
 ]
 QueryWeights = Annotated[str, typer.Option("--query-weights", help="query token weights: idf or one")]
 MaxLength = Annotated[int | None, typer.Option("--max-length", min=1, help="cap on document tokens")]
-NoCache = Annotated[bool, typer.Option("--no-cache/--cache", help="do not reuse or save cached corpus embeddings")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="do not reuse or save cached corpus embeddings")]
 
 
 @app.command()
@@ -205,7 +205,7 @@ def evaluate_command(
     fusion: Annotated[str, typer.Option(help="hybrid fusion: rrf or interpolation")] = "rrf",
     similarity: Annotated[str, typer.Option(help="dense similarity: dot or cosine")] = "dot",
     drop_self_hits: Annotated[
-        bool, typer.Option("--drop-self-hits/--keep-self-hits", help="ignore a document whose id is the query's")
+        bool, typer.Option("--drop-self-hits", help="ignore a document whose id is the query's")
     ] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="save report.json, report.md and TREC runs")] = None,
     max_length: MaxLength = None,
