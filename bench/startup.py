@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -42,10 +43,16 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-c", code, *args]
 
 
-def _time(command: list[str], env: dict) -> float:
+def _time(command: list[str], env: dict) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one run; CPU time depends less on the machine's load."""
     start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def _small_corpus(folder: Path) -> Path:
@@ -70,7 +77,7 @@ def measure(sources: dict[str, Path], repeats: int) -> dict[str, dict]:
         }
         rows: dict[str, dict] = {label: {} for label in sources}
         for name, command in commands.items():
-            runs: dict[str, list[float]] = {label: [] for label in sources}
+            runs: dict[str, list[tuple[float, float]]] = {label: [] for label in sources}
             loads = []
             for _ in range(repeats):
                 for label, src in sources.items():
@@ -78,8 +85,10 @@ def measure(sources: dict[str, Path], repeats: int) -> dict[str, dict]:
                     runs[label].append(_time(command, _env(src)))
             for label in sources:
                 rows[label][name] = {
-                    "median_s": round(statistics.median(runs[label]), 3),
-                    "runs_s": [round(r, 3) for r in runs[label]],
+                    "median_s": round(statistics.median(w for w, _ in runs[label]), 3),
+                    "median_cpu_s": round(statistics.median(c for _, c in runs[label]), 3),
+                    "runs_s": [round(w, 3) for w, _ in runs[label]],
+                    "runs_cpu_s": [round(c, 3) for _, c in runs[label]],
                     "load_1min_min": round(min(loads), 2),
                     "load_1min_max": round(max(loads), 2),
                 }
@@ -95,7 +104,8 @@ def to_markdown(results: dict) -> str:
         "Wall seconds from launch to exit, median of the runs, one fresh process each (`OMP_NUM_THREADS=1`, "
         f"offline); the search index holds the first {N_DOCS} SciFact documents (MiniLM). The versions run "
         "interleaved, run by run, so they meet the same load; the machine is shared (2 CPUs), and its 1-minute "
-        "load average during the runs is in the last column.",
+        "load average during the runs is in the last column. In brackets, the CPU seconds (user + system) of "
+        "the process, which the load inflates less than the wall time.",
         "",
         "| command | " + " | ".join(labels) + " | 1-minute load during the runs |",
         "|---|" + "---|" * len(labels) + "---|",
@@ -104,7 +114,7 @@ def to_markdown(results: dict) -> str:
         cells = []
         for label in labels:
             row = results["rows"][label]["commands"].get(command)
-            cells.append("" if row is None else f"{row['median_s']:.2f} s")
+            cells.append("" if row is None else f"{row['median_s']:.2f} s ({row['median_cpu_s']:.2f} s CPU)")
         row = results["rows"][labels[0]]["commands"][command]
         load = f"{row['load_1min_min']:.1f}–{row['load_1min_max']:.1f}"
         lines.append(f"| `{md_cell(command)}` | " + " | ".join(cells) + f" | {load} |")
@@ -129,7 +139,7 @@ def main() -> None:
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     measured = measure(sources, args.repeats)
     results = {
-        "command": "`" + " ".join(["python", "bench/startup.py", *sys.argv[1:]]) + "`",
+        "command": "`" + shlex.join(["python", "bench/startup.py", *sys.argv[1:]]) + "`",
         "rows": {
             label: {"source": described[label], "date": date, "cpus": os.cpu_count(), "repeats": args.repeats,
                     "commands": measured[label]}
