@@ -138,3 +138,15 @@ def test_python_dash_m_runs_the_cli():
 
     out = subprocess.run([sys.executable, "-m", "keytokens.cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == __version__
+
+
+def test_the_choice_metavars_are_the_registries():
+    """Help names the choices without importing the library at start-up; they must not drift from the code."""
+    from keytokens.embedders.base import ROLES
+    from keytokens.lens import TOKEN_FILTERS
+
+    _, commands = _commands()
+    for command in ("tokens", "instructions"):
+        params = {p.name: p for p in commands[command].params}
+        assert params["role"].metavar == "|".join(ROLES)
+        assert params["token_filter"].metavar == "|".join(TOKEN_FILTERS)
