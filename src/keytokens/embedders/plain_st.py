@@ -112,8 +112,10 @@ class PlainSentenceTransformer:
         out = np.empty((len(formatted), self.dim), dtype=np.float32)
         batches = [order[i : i + size] for i in range(0, len(order), size)]
         with torch.inference_mode():
+            sizes = [len(b) for b in batches]
+            description = f"encoding ({self.name})"
             for batch in track(
-                batches, total=len(batches), description=f"encoding ({self.name})", enabled=show_progress
+                batches, total=len(batches), description=description, enabled=show_progress, unit="texts", sizes=sizes
             ):
                 out[batch] = self._forward([formatted[i] for i in batch])
         return out

@@ -124,7 +124,11 @@ class TransformersEmbedder:
         order = np.argsort([-len(t.input_ids) for t in items], kind="stable")  # similar lengths together
         out = np.empty((len(items), self.dim), dtype=np.float32)
         batches = [order[i : i + size] for i in range(0, len(order), size)]
-        for batch in track(batches, total=len(batches), description=f"encoding ({self.name})", enabled=show_progress):
+        sizes = [len(b) for b in batches]
+        description = f"encoding ({self.name})"
+        for batch in track(
+            batches, total=len(batches), description=description, enabled=show_progress, unit="texts", sizes=sizes
+        ):
             out[batch] = self._forward([items[i] for i in batch])
         return out
 

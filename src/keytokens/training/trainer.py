@@ -290,7 +290,7 @@ def train(
         logger.info("resuming from step %d", start)
     t0 = time.perf_counter()
     steps = range(start, config.steps)
-    for step in track(steps, total=len(steps), description="training", enabled=show_progress):
+    for step in track(steps, total=len(steps), description="training", enabled=show_progress, unit="steps"):
         losses.append(run.step(step))
         if (step + 1) % 10 == 0:
             logger.info("step %d/%d loss %.4f (%.1f s)", step + 1, config.steps, losses[-1], time.perf_counter() - t0)
