@@ -35,12 +35,9 @@ def test_lens_encode_and_aligned_tokens_of_one_string_are_one_row():
 
 
 def test_vocabulary_metrics_and_query_tokens_take_one_string():
-    from keytokens.sparse.tokenizer import tokenize
-
     lens = tiny_lens()
     (ids,) = lens.vocabulary.token_ids("apple pie")
     assert ids.tolist() == [VOCAB["apple"], VOCAB["pie"]]
-    assert [t.tolist() for t in tokenize(lens.vocabulary.tokenizer, "red tree")] == [[VOCAB["red"], VOCAB["tree"]]]
     one = alignment_scores(lens.encode("apple pie"), "apple pie", lens.head, lens.vocabulary, k=2)
     listed = alignment_scores(lens.encode(["apple pie"]), ["apple pie"], lens.head, lens.vocabulary, k=2)
     assert [s.to_dict() for s in one] == [s.to_dict() for s in listed]

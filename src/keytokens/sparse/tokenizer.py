@@ -32,7 +32,7 @@ def special_mask(tokenizer, vocab_size: int) -> np.ndarray:
 
 def tokenize(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
     """Each text's own token ids (no special tokens added, no truncation)."""
-    encoded = tokenizer(as_texts(texts), add_special_tokens=False, truncation=False)["input_ids"]
+    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
     return [np.asarray(ids, dtype=np.int64) for ids in encoded]
 
 
