@@ -63,3 +63,13 @@ def test_minilm_plain_equals_sentence_transformers_and_skips_its_import(minilm_l
     code = "import sys; from keytokens import Lens; Lens.load('minilm'); print('sentence_transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.slow
+def test_a_huge_text_is_cut_before_tokenising(minilm_lens):
+    import time
+
+    start = time.perf_counter()
+    emb = minilm_lens.encode("apple pie " * 500_000)  # 5 MB: tokenised whole it takes a long time and GBs
+    assert emb.shape == (1, 384) and minilm_lens.embedder.last_truncated == (0,)
+    assert time.perf_counter() - start < 60

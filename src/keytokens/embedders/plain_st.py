@@ -17,6 +17,7 @@ import numpy as np
 
 from keytokens.embedders.base import Role, check_role, check_texts, report_truncation
 from keytokens.embedders.prompts import PromptSpec
+from keytokens.embedders.tokenize import cut_text
 from keytokens.progress import track
 
 _TRANSFORMER = "sentence_transformers.models.Transformer"
@@ -103,9 +104,13 @@ class PlainSentenceTransformer:
         import torch
 
         check_role(role)
-        formatted = [self.prompt.format(t, role, instruction).full for t in check_texts(texts)]
+        texts = check_texts(texts)
+        cut = [cut_text(t, self.max_length) for t in texts]  # tokenising a huge text whole costs minutes and GBs
+        formatted = [self.prompt.format(t, role, instruction).full for t in cut]
         lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True, verbose=False)["input_ids"]]
-        self.last_truncated = tuple(i for i, n in enumerate(lengths) if n > self.max_length)
+        self.last_truncated = tuple(
+            i for i, n in enumerate(lengths) if n > self.max_length or len(cut[i]) < len(texts[i])
+        )
         report_truncation(self.name, len(self.last_truncated), len(formatted), self.max_length)
         size = batch_size or self.batch_size
         order = np.argsort([-n for n in lengths], kind="stable")  # similar lengths together, as the library does
