@@ -77,5 +77,12 @@ def test_commands_print_no_library_noise_and_report_truncation_once():
     )
     assert "Token indices sequence length" not in run.stderr
     assert "Loading weights" not in run.stderr
+    gguf = subprocess.run(
+        [sys.executable, "-c", code, "tokens", "apple", "-m", "smollm2-eol", "-k", "3", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "GGUF" not in gguf.stderr and "it/s" not in gguf.stderr
     assert " ".join(run.stderr.split()).count("were truncated") == 1
     assert "1 of 2 texts were longer than minilm's max length of 256 tokens" in " ".join(run.stderr.split())

@@ -74,8 +74,14 @@ Head = Annotated[
 
 
 #: What the libraries under us print unless asked: their warnings (``Token indices sequence length is longer
-#: than …``; keytokens reports truncation itself, once) and progress bars (``Loading weights``).
-_QUIET_LIBRARIES = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+#: than …``; keytokens reports truncation itself, once) and tqdm bars (``Loading weights``, ``Converting and
+#: de-quantizing GGUF tensors``); keytokens shows its own progress.
+_QUIET_LIBRARIES = {
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TQDM_DISABLE": "1",
+}
 
 
 def _setup_logging(verbose: bool) -> None:
