@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 from keytokens._version import __version__
 
 
-class _Group(TyperGroup):
+class _PolishedGroup(TyperGroup):
     """The root command group, finished by :func:`polish` once typer has built it (commands and options)."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -29,7 +29,7 @@ class _Group(TyperGroup):
 
 
 app = typer.Typer(
-    cls=_Group,
+    cls=_PolishedGroup,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
