@@ -59,17 +59,13 @@ def test_a_flag_that_could_be_on_can_be_turned_off_and_every_option_has_help():
     assert [p.secondary_opts for p in commands["serve"].params if p.name == "preload"] == [["--no-preload"]]
 
 
-def test_no_forms_parse(tmp_path, monkeypatch):
-    from keytokens.lens import Lens
-
-    loaded = []
-    monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: loaded.append(a) or pytest.fail("loaded")))
+def test_no_forms_parse(tmp_path, monkeypatch, capsys):
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"_id": "d1", "text": "apple"}\n')
-    # --no-keep-own-tokens parses; the refused --centering shows the command got past parsing
-    argv = ["index", str(corpus), "--out", str(tmp_path / "i"), "--no-keep-own-tokens", "--centering", "x"]
+    # --no-keep-own-tokens parses: the command goes on to refuse the preset typo
+    argv = ["index", str(corpus), "--out", str(tmp_path / "i"), "--no-keep-own-tokens", "-m", "minlm"]
     assert main(argv) == 1
-    assert loaded == []
+    assert "did you mean 'minilm'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

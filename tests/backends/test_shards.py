@@ -166,7 +166,12 @@ def test_cli_encode_rerun_skips_without_loading(beir_dir, tmp_path, monkeypatch,
 
     loads = []
     monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: loads.append(a) or tiny_lens()))
-    argv = ["encode", str(beir_dir / "corpus.jsonl"), "--out", str(tmp_path / "s"), "-k", "3", "--json"]
+    import typer.main
+
+    from keytokens.cli import app
+
+    k_flag = next(p.opts[0] for p in typer.main.get_command(app).commands["encode"].params if p.name == "k")
+    argv = ["encode", str(beir_dir / "corpus.jsonl"), "--out", str(tmp_path / "s"), k_flag, "3", "--json"]
     assert main(argv) == 0 and len(loads) == 1
     assert json.loads(capsys.readouterr().out)["encoded"] == 1
     assert main(argv) == 0 and len(loads) == 1  # every shard complete: the model was not loaded
