@@ -88,7 +88,7 @@ class CorpusEmbeddings:
         self.folder = _cache_folder(embedder, self.texts, role, settings or {}, cache)
         self.reused = 0
         self.truncated = 0
-        self._last: tuple[int, np.ndarray] | None = None  # without a cache, a chunk two shards share is encoded once
+        self._pending: dict[int, dict[int, np.ndarray]] = {}  # chunk → {first row: rows encoded for a range}
 
     @property
     def n_chunks(self) -> int:
@@ -101,29 +101,66 @@ class CorpusEmbeddings:
 
     def chunk(self, i: int) -> np.ndarray:
         """``(rows, d) float32`` embeddings of chunk ``i``, from the cache or encoded (and saved)."""
-        if self._last is not None and self._last[0] == i:
-            return self._last[1]
-        part = self.texts[i * self.chunk_size : (i + 1) * self.chunk_size]
-        file = None if self.folder is None else self.folder / f"chunk{self.chunk_size}-{i:06d}.npy"
-        chunk = _read_chunk(file, len(part), self.embedder.dim)
+        lo, hi = self._bounds(i)
+        chunk = self._cached(i)
         if chunk is None:
-            with truncation_reports_off():
-                chunk = np.asarray(self.embedder.encode(part, role=self.role), dtype=np.float32)
-            self.truncated += len(getattr(self.embedder, "last_truncated", ()))
-            _write_chunk(file, chunk)
-        else:
-            self.reused += 1
-        self._last = (i, chunk)
+            chunk = self._encode(lo, hi)
+            _write_chunk(self._file(i), chunk)
         return chunk
 
     def rows(self, start: int, stop: int) -> np.ndarray:
-        """``(stop - start, d) float32`` embeddings of texts ``start`` to ``stop`` (through their chunks)."""
-        first, last = start // self.chunk_size, max(start, stop - 1) // self.chunk_size
-        if stop <= start:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        block = np.concatenate([self.chunk(i) for i in range(first, last + 1)], axis=0)
-        offset = first * self.chunk_size
-        return block[start - offset : stop - offset]
+        """``(stop - start, d) float32`` embeddings of texts ``start`` to ``stop``.
+
+        A chunk the range covers whole is read or encoded whole; of a chunk it covers in part, the cached
+        file is read, or only the range's texts are encoded (one embedder call per range, as a shard
+        expects) and kept until the ranges asked cover the chunk, which is then saved.
+        """
+        pieces = [np.zeros((0, self.embedder.dim), dtype=np.float32)]
+        for i in range(start // self.chunk_size, -(-stop // self.chunk_size)):
+            c_lo, c_hi = self._bounds(i)
+            lo, hi = max(start, c_lo), min(stop, c_hi)
+            if (lo, hi) == (c_lo, c_hi):
+                pieces.append(self.chunk(i))
+            elif (cached := self._cached(i)) is not None:
+                pieces.append(cached[lo - c_lo : hi - c_lo])
+            else:
+                pieces.append(self._encode(lo, hi))
+                self._keep(i, lo, pieces[-1])
+        return np.concatenate(pieces, axis=0)
+
+    def _bounds(self, i: int) -> tuple[int, int]:
+        return i * self.chunk_size, min((i + 1) * self.chunk_size, len(self.texts))
+
+    def _file(self, i: int) -> Path | None:
+        return None if self.folder is None else self.folder / f"chunk{self.chunk_size}-{i:06d}.npy"
+
+    def _cached(self, i: int) -> np.ndarray | None:
+        lo, hi = self._bounds(i)
+        chunk = _read_chunk(self._file(i), hi - lo, self.embedder.dim)
+        self.reused += chunk is not None
+        return chunk
+
+    def _encode(self, lo: int, hi: int) -> np.ndarray:
+        with truncation_reports_off():
+            rows = np.asarray(self.embedder.encode(self.texts[lo:hi], role=self.role), dtype=np.float32)
+        self.truncated += len(getattr(self.embedder, "last_truncated", ()))
+        return rows
+
+    def _keep(self, i: int, lo: int, rows: np.ndarray) -> None:
+        """Hold the rows of part of chunk ``i``; save the chunk once its parts cover it."""
+        if self.folder is None:
+            return
+        parts = self._pending.setdefault(i, {})
+        parts[lo] = rows
+        c_lo, c_hi = self._bounds(i)
+        at = c_lo
+        for start in sorted(parts):  # the parts must tile the chunk exactly
+            if start != at:
+                return
+            at += len(parts[start])
+        if at == c_hi:
+            _write_chunk(self._file(i), np.concatenate([parts[k] for k in sorted(parts)], axis=0))
+            del self._pending[i]
 
     def report_truncation(self) -> None:
         """Log once how many texts the chunks encoded by this object were truncated."""
