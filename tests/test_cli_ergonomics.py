@@ -63,7 +63,7 @@ def test_no_forms_parse(tmp_path, monkeypatch, capsys):
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"_id": "d1", "text": "apple"}\n')
     # --no-keep-own-tokens parses: the command goes on to refuse the preset typo
-    argv = ["index", str(corpus), "--out", str(tmp_path / "i"), "--no-keep-own-tokens", "-m", "minlm"]
+    argv = ["encode", str(corpus), "--out", str(tmp_path / "s"), "--no-keep-own-tokens", "-m", "minlm"]
     assert main(argv) == 1
     assert "did you mean 'minilm'" in capsys.readouterr().err
 
