@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from keytokens._version import __version__
-from keytokens.embedders.base import Embedder, Role, check_role, check_texts
+from keytokens.embedders.base import Embedder, Role, check_role, check_texts, report_truncation, truncation_reports_off
 from keytokens.embedders.offline import cache_dir
 from keytokens.errors import Interrupted
 from keytokens.progress import track
@@ -50,9 +50,131 @@ def encoding_key(embedder: Embedder, texts: Sequence[str], *, role: Role, settin
     return digest.hexdigest()[:24]
 
 
+class CorpusEmbeddings:
+    """A corpus's ``(n, d) float32`` embeddings, chunk by chunk: read from the cache, or encoded and saved.
+
+    :func:`encode_corpus_embeddings` reads every chunk; ``keytokens encode`` reads a shard's rows with
+    :meth:`rows`, so both fill and reuse the same cache. Truncated texts are counted over all chunks
+    and reported once (:meth:`report_truncation`), not once per chunk.
+
+    Args:
+        embedder: the embedder.
+        texts: the corpus texts, in order.
+        role: ``document`` (or ``query``), selecting the embedder's prompts.
+        cache: ``True`` for the keytokens cache folder, a folder of your own, or ``False`` for none.
+        settings: anything else that changes the embeddings (the preset), for the cache key.
+        chunk_size: texts per saved chunk.
+
+    Raises:
+        EmptyTextError: a text is empty.
+        ValueError: ``chunk_size`` is not positive.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        texts: str | Sequence[str],
+        *,
+        role: Role = "document",
+        cache: bool | str | Path = True,
+        settings: Mapping[str, Any] | None = None,
+        chunk_size: int = DEFAULT_CORPUS_CHUNK,
+    ) -> None:
+        self.texts = check_texts(texts)
+        self.role = check_role(role)
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive; got {chunk_size}")
+        self.embedder = embedder
+        self.chunk_size = chunk_size
+        self.folder = _cache_folder(embedder, self.texts, role, settings or {}, cache)
+        self.reused = 0
+        self.truncated = 0
+        self._pending: dict[int, dict[int, np.ndarray]] = {}  # chunk → {first row: rows encoded for a range}
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks."""
+        return -(-len(self.texts) // self.chunk_size)
+
+    def chunk_sizes(self) -> list[int]:
+        """Texts in each chunk."""
+        return [min(self.chunk_size, len(self.texts) - i * self.chunk_size) for i in range(self.n_chunks)]
+
+    def chunk(self, i: int) -> np.ndarray:
+        """``(rows, d) float32`` embeddings of chunk ``i``, from the cache or encoded (and saved)."""
+        lo, hi = self._bounds(i)
+        chunk = self._cached(i)
+        if chunk is None:
+            chunk = self._encode(lo, hi)
+            _write_chunk(self._file(i), chunk)
+        return chunk
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """``(stop - start, d) float32`` embeddings of texts ``start`` to ``stop``.
+
+        A chunk the range covers whole is read or encoded whole; of a chunk it covers in part, the cached
+        file is read, or only the range's texts are encoded (one embedder call per range, as a shard
+        expects) and kept until the ranges asked cover the chunk, which is then saved.
+        """
+        pieces = [np.zeros((0, self.embedder.dim), dtype=np.float32)]
+        for i in range(start // self.chunk_size, -(-stop // self.chunk_size)):
+            c_lo, c_hi = self._bounds(i)
+            lo, hi = max(start, c_lo), min(stop, c_hi)
+            if (lo, hi) == (c_lo, c_hi):
+                pieces.append(self.chunk(i))
+            elif (cached := self._cached(i)) is not None:
+                pieces.append(cached[lo - c_lo : hi - c_lo])
+            else:
+                pieces.append(self._encode(lo, hi))
+                self._keep(i, lo, pieces[-1])
+        return np.concatenate(pieces, axis=0)
+
+    def _bounds(self, i: int) -> tuple[int, int]:
+        return i * self.chunk_size, min((i + 1) * self.chunk_size, len(self.texts))
+
+    def _file(self, i: int) -> Path | None:
+        return None if self.folder is None else self.folder / f"chunk{self.chunk_size}-{i:06d}.npy"
+
+    def _cached(self, i: int) -> np.ndarray | None:
+        lo, hi = self._bounds(i)
+        chunk = _read_chunk(self._file(i), hi - lo, self.embedder.dim)
+        self.reused += chunk is not None
+        return chunk
+
+    def _encode(self, lo: int, hi: int) -> np.ndarray:
+        with truncation_reports_off():
+            rows = np.asarray(self.embedder.encode(self.texts[lo:hi], role=self.role), dtype=np.float32)
+        self.truncated += len(getattr(self.embedder, "last_truncated", ()))
+        return rows
+
+    def _keep(self, i: int, lo: int, rows: np.ndarray) -> None:
+        """Hold the rows of part of chunk ``i``; save the chunk once its parts cover it."""
+        if self.folder is None:
+            return
+        parts = self._pending.setdefault(i, {})
+        parts[lo] = rows
+        c_lo, c_hi = self._bounds(i)
+        at = c_lo
+        for start in sorted(parts):  # the parts must tile the chunk exactly
+            if start != at:
+                return
+            at += len(parts[start])
+        if at == c_hi:
+            _write_chunk(self._file(i), np.concatenate([parts[k] for k in sorted(parts)], axis=0))
+            del self._pending[i]
+
+    def report_truncation(self) -> None:
+        """Log once how many texts the chunks encoded by this object were truncated."""
+        report_truncation(
+            self.embedder.name, self.truncated, len(self.texts), getattr(self.embedder, "max_length", None)
+        )
+        if self.reused:
+            logger.info("reused %d of %d cached chunks from %s", self.reused, self.n_chunks, self.folder)
+
+
 def encode_corpus_embeddings(
     embedder: Embedder,
-    texts: Sequence[str],
+    texts: str | Sequence[str],
     *,
     role: Role = "document",
     cache: bool | str | Path = True,
@@ -69,36 +191,31 @@ def encode_corpus_embeddings(
         cache: ``True`` for the keytokens cache folder, a folder of your own, or ``False`` for none.
         settings: anything else that changes the embeddings (the preset, a head override), for the cache key.
         chunk_size: texts per saved chunk.
-        show_progress: show a progress bar over chunks.
+        show_progress: show progress over the documents (a bar on a terminal, periodic lines otherwise).
 
     Raises:
         EmptyTextError: a text is empty.
         ValueError: ``chunk_size`` is not positive.
     """
-    texts = check_texts(texts)
-    check_role(role)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be positive; got {chunk_size}")
-    folder = _cache_folder(embedder, texts, role, settings or {}, cache)
-    starts = range(0, len(texts), chunk_size)
-    chunks, reused = [], 0
+    corpus = CorpusEmbeddings(embedder, texts, role=role, cache=cache, settings=settings, chunk_size=chunk_size)
+    steps = track(
+        range(corpus.n_chunks),
+        total=corpus.n_chunks,
+        description=f"encoding ({embedder.name})",
+        enabled=show_progress,
+        unit="documents",
+        sizes=corpus.chunk_sizes(),
+    )
+    chunks = []
     try:
-        for start in track(starts, total=len(starts), description=f"encoding ({embedder.name})", enabled=show_progress):
-            part = texts[start : start + chunk_size]
-            file = None if folder is None else folder / f"chunk{chunk_size}-{start // chunk_size:06d}.npy"
-            chunk = _read_chunk(file, len(part), embedder.dim)
-            if chunk is None:
-                chunk = np.asarray(embedder.encode(part, role=role), dtype=np.float32)
-                _write_chunk(file, chunk)
-            else:
-                reused += 1
-            chunks.append(chunk)
+        for i in steps:
+            chunks.append(corpus.chunk(i))
     except KeyboardInterrupt:
-        if folder is None:
+        if corpus.folder is None:
             raise Interrupted("no embeddings were cached (caching is off: a re-run starts over)") from None
-        raise Interrupted(f"{len(chunks)} of {len(starts)} chunks of embeddings are cached in {folder}") from None
-    if reused:
-        logger.info("reused %d of %d cached chunks from %s", reused, len(chunks), folder)
+        done = f"{len(chunks)} of {corpus.n_chunks} chunks of embeddings are cached in {corpus.folder}"
+        raise Interrupted(done) from None
+    corpus.report_truncation()
     if not chunks:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     return np.concatenate(chunks, axis=0)
@@ -146,4 +263,4 @@ def _write_chunk(file: Path | None, chunk: np.ndarray) -> None:
     os.replace(tmp, file)  # a chunk is either whole or absent
 
 
-__all__ = ["DEFAULT_CORPUS_CHUNK", "encode_corpus_embeddings", "encoding_key"]
+__all__ = ["DEFAULT_CORPUS_CHUNK", "CorpusEmbeddings", "encode_corpus_embeddings", "encoding_key"]

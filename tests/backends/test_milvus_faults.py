@@ -120,7 +120,9 @@ def test_a_successful_index_prints_no_engine_errors(beir_dir, tmp_path, monkeypa
 
     monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: tiny_lens()))
     uri = str(tmp_path / "kt.db")
-    assert main(["index", str(beir_dir / "corpus.jsonl"), "--doc-tokens", "3", "--backend", "milvus", "--uri", uri]) == 0
+    assert (
+        main(["index", str(beir_dir / "corpus.jsonl"), "--doc-tokens", "3", "--backend", "milvus", "--uri", uri]) == 0
+    )
     assert main(["search", "keytokens", "apple", "--backend", "milvus", "--uri", uri]) == 0
     err = capsys.readouterr().err
     assert "ERROR" not in err and "Traceback" not in err and "not implemented" not in err, err

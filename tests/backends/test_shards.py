@@ -15,6 +15,12 @@ pytest.importorskip("pyarrow", reason="pyarrow is not installed: pip install 'ke
 CONFIG = SparseConfig(k=3)
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(cache_root):
+    """In-process encoding reads and fills the corpus-encoding cache: keep it in the test's folder."""
+    return cache_root
+
+
 def corpus(n=50, seed=0):
     rng = np.random.default_rng(seed)
     return [f"d{i}" for i in range(n)], [" ".join(rng.choice(WORDS, 5)) for _ in range(n)]
@@ -120,3 +126,61 @@ def test_cli_index_from_shards_into_milvus(beir_dir, tmp_path, monkeypatch, cach
     capsys.readouterr()
     index = MilvusIndex.open(uri, "keytokens")
     assert index.n_docs == 4 and index.info.index.config.k == 3
+
+
+def test_encode_and_index_share_the_corpus_encoding_cache(tmp_path):
+    from keytokens.encoding import encode_corpus_embeddings
+    from keytokens.sparse.corpus import lens_settings
+
+    ids, texts = corpus()
+    encode(tmp_path / "s", ids, texts)
+    index_lens = tiny_lens()  # what `keytokens index` would encode with
+    emb = encode_corpus_embeddings(index_lens.embedder, texts, settings=lens_settings(index_lens))
+    assert index_lens.embedder.calls == 0  # every chunk came from the cache `encode` filled
+    assert np.array_equal(emb, stacked(tmp_path / "s")[1])
+    shards_lens = tiny_lens()
+    encode_to_shards(ids, texts, tmp_path / "t", lens_factory=lambda: shards_lens, config=CONFIG, shard_size=8)
+    assert shards_lens.embedder.calls == 0 and len(list((tmp_path / "t").glob("shard-*.parquet"))) == 7
+
+
+def test_a_finished_rerun_of_the_same_request_does_not_load_the_model(tmp_path):
+    ids, texts = corpus()
+    request = {"model": "tiny", "head": None, "max_length": None}
+    loads = []
+
+    def factory():
+        loads.append(1)
+        return tiny_lens()
+
+    run = lambda **kw: encode_to_shards(
+        ids, texts, tmp_path / "s", lens_factory=factory, config=kw.pop("config", CONFIG), shard_size=8, **kw
+    )
+    assert run(request=request).encoded == 7 and len(loads) == 1
+    report = run(request=request)
+    assert (report.encoded, report.skipped, len(loads)) == (0, 7, 1)  # nothing loaded
+    assert run().encoded == 0 and len(loads) == 2  # without a request, the lens is needed to check the folder
+    run(request={**request, "head": "lm"})
+    assert len(loads) == 3  # another request loads the model (and here finds the same encoding)
+    shard_path(tmp_path / "s", 4).unlink()
+    assert run(request=request).encoded == 1 and len(loads) == 4  # an incomplete folder loads and resumes
+    with pytest.raises(ShardError, match="holds shards of another encoding"):
+        run(request=request, config=SparseConfig(k=2))
+
+
+def test_cli_encode_rerun_skips_without_loading(beir_dir, tmp_path, monkeypatch, capsys):
+    from keytokens.cli import main
+    from keytokens.lens import Lens
+
+    loads = []
+    monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: loads.append(a) or tiny_lens()))
+    import typer.main
+
+    from keytokens.cli import app
+
+    k_flag = next(p.opts[0] for p in typer.main.get_command(app).commands["encode"].params if p.name == "k")
+    argv = ["encode", str(beir_dir / "corpus.jsonl"), "--out", str(tmp_path / "s"), k_flag, "3", "--json"]
+    assert main(argv) == 0 and len(loads) == 1
+    assert json.loads(capsys.readouterr().out)["encoded"] == 1
+    assert main(argv) == 0 and len(loads) == 1  # every shard complete: the model was not loaded
+    report = json.loads(capsys.readouterr().out)
+    assert (report["encoded"], report["skipped"]) == (0, report["n_shards"])

@@ -32,7 +32,7 @@ def _json(capsys):
 def test_fit_head_writes_a_loadable_head(tmp_path, tiny_model, capsys):
     corpus = write_beir(tmp_path / "beir") / "corpus.jsonl"
     out = tmp_path / "head"
-    args = ["fit-head", "--model", "tiny", "--texts", str(corpus), "--out", str(out)]
+    args = ["fit-head", str(corpus), "--model", "tiny", "--out", str(out)]
     assert main([*args, "--target", "tf", "--l2", "0.01", "--json"]) == 0
     summary = _json(capsys)
     assert summary["n_texts"] == 4 and summary["target"]["kind"] == "tf" and summary["fit"]["l2"] == 0.01
@@ -48,7 +48,7 @@ def test_fit_head_writes_a_loadable_head(tmp_path, tiny_model, capsys):
 
 def test_fit_head_errors_are_one_line(tmp_path, tiny_model, capsys):
     corpus = write_beir(tmp_path / "beir") / "corpus.jsonl"
-    args = ["fit-head", "--texts", str(corpus), "--out", str(tmp_path / "h")]
+    args = ["fit-head", str(corpus), "--out", str(tmp_path / "h")]
     assert main([*args, "--target", "bm25"]) == 2  # usage errors, before any model loads
     assert "'bm25' is not one of ['tf', 'tfidf', 'model', 'mix']" in capsys.readouterr().err
     assert main([*args, "--fit", "lasso"]) == 2
@@ -57,15 +57,33 @@ def test_fit_head_errors_are_one_line(tmp_path, tiny_model, capsys):
     assert "4 texts for 14 embedding dimensions" in capsys.readouterr().err
     lines = tmp_path / "texts.txt"
     lines.write_text("apple pie\nbanana juice\n")
-    assert main(["fit-head", "--texts", str(lines), "--out", str(tmp_path / "h2"), "--json"]) == 0
+    assert main(["fit-head", str(lines), "--out", str(tmp_path / "h2"), "--json"]) == 0
     assert _json(capsys)["n_texts"] == 2
+
+
+def test_fit_head_takes_the_corpus_as_an_argument_and_texts_as_a_deprecated_alias(tmp_path, tiny_model, capsys):
+    lines = tmp_path / "texts.txt"
+    lines.write_text("apple pie\nbanana juice\ncherry pie\n")
+    assert main(["fit-head", "--texts", str(lines), "--out", str(tmp_path / "h"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n_texts"] == 3 and "--texts is deprecated" in captured.err
+    assert main(["fit-head", str(lines), "--texts", str(lines), "--out", str(tmp_path / "h2")]) == 2
+    assert "give the corpus once" in capsys.readouterr().err
+    assert main(["fit-head", "--out", str(tmp_path / "h3")]) == 2
+    assert "give CORPUS" in capsys.readouterr().err
+    assert "--texts" not in _help(capsys, "fit-head")
+
+
+def _help(capsys, command: str) -> str:
+    assert main([command, "--help"]) == 0
+    return capsys.readouterr().out
 
 
 @pytest.mark.slow
 def test_fit_head_then_every_command_takes_it_with_minilm(tmp_path, cache, capsys):
     beir = write_beir(tmp_path / "beir")
     head = tmp_path / "head"
-    fit = ["fit-head", "--model", "minilm", "--texts", str(beir / "corpus.jsonl"), "--out", str(head)]
+    fit = ["fit-head", str(beir / "corpus.jsonl"), "--model", "minilm", "--out", str(head)]
     assert main([*fit, "--l2", "1.0", "--json"]) == 0
     assert _json(capsys)["embedder"] == "minilm"
     assert main(["tokens", "apple pie", "--model", "minilm", "--head", str(head), "-k", "3", "--json"]) == 0

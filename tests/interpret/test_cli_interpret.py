@@ -60,3 +60,21 @@ def test_relatedness_refuses_unknown_sets_and_missing_data(fake_models, tmp_path
     assert main(["relatedness"]) == 1
     assert "set KEYTOKENS_DATA" in capsys.readouterr().err
     assert fake_models == []  # nothing loaded before the data were found
+
+
+def test_relatedness_limit_uses_the_first_pairs_of_each_set(fake_models, tiny_data, capsys):
+    from keytokens.interpret.relatedness import load_word_set
+
+    assert main(["relatedness", "--model", "a", "-k", "1", "--sets", "ws353-rel", "--limit", "3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(load_word_set("ws353-rel")) == 4
+    assert data["models"][0]["word_sets"][0]["n_pairs"] == 3
+    assert "--limit 3" in data["command"]
+    assert main(["relatedness", "--model", "a", "--limit", "2"]) == 2  # below the minimum of a rank correlation
+
+
+def test_serve_and_relatedness_help_say_both_offline_models_run_by_default(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    for command in ("serve", "relatedness"):
+        assert main([command, "--help"]) == 0
+        assert "minilm and smollm2-eol" in " ".join(capsys.readouterr().out.split())

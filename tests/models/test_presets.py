@@ -82,7 +82,25 @@ def test_head_spec_parses_what_it_prints(text):
 def test_unknown_preset_lists_the_registered_names():
     with pytest.raises(UnknownNameError) as info:
         get_preset("gpt-5")
-    assert "'sgpt-nli'" in str(info.value) and "local path" in str(info.value)
+    assert "'sgpt-nli'" in str(info.value) and "model folder" in str(info.value)
+    assert "did you mean" not in str(info.value)  # nothing close enough to suggest
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("minlm", "minilm"), ("smollm2eol", "smollm2-eol"), ("smolm2", "smollm2")])
+def test_a_preset_typo_names_the_closest_preset_and_never_tries_the_hub(typo, meant, monkeypatch):
+    from keytokens.embedders import loading
+
+    monkeypatch.setattr(loading, "_read_config", lambda source: pytest.fail(f"tried to read {source!r}"))
+    with pytest.raises(UnknownNameError, match=f"unknown preset '{typo}'; did you mean '{meant}'\\?"):
+        loading.preset_for(typo)
+
+
+def test_only_org_slash_name_or_a_folder_is_taken_for_a_model(tmp_path):
+    from keytokens.embedders.presets import looks_like_model
+
+    assert looks_like_model("sentence-transformers/all-MiniLM-L6-v2") and looks_like_model(str(tmp_path))
+    assert not looks_like_model("minlm") and not looks_like_model("./no/such/model")
+    assert not looks_like_model("org/name with space")
 
 
 def test_preset_for_applies_overrides_and_ignores_none():
@@ -107,7 +125,7 @@ def test_a_folder_without_config_or_a_missing_path_is_an_input_error(tmp_path):
 
     with pytest.raises(InputError, match=r"no config\.json"):
         preset_for(str(tmp_path))
-    with pytest.raises(InputError, match="neither a preset, an existing folder"):
+    with pytest.raises(InputError, match=r"unknown preset '.*absent'.*\(org/name\) or a model folder"):
         preset_for(str(tmp_path / "absent"))
 
 

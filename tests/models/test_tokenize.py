@@ -129,10 +129,13 @@ def test_empty_or_whitespace_texts_are_refused_by_position(llama, text):
         _embedder(llama, PromptSpec()).encode([SHORT, text])
 
 
-def test_a_bare_string_or_an_unknown_role_is_an_input_error(llama):
+def test_a_bare_string_is_one_text_and_an_unknown_role_is_an_input_error(llama):
     embedder = _embedder(llama, PromptSpec())
-    with pytest.raises(InputError, match="not one string"):
-        embedder.encode(SHORT)
+    one = embedder.encode(SHORT)
+    assert one.shape == (1, embedder.dim)
+    assert np.array_equal(one, embedder.encode([SHORT]))
+    with pytest.raises(InputError, match="text 1 is int"):
+        embedder.encode([SHORT, 3])
     with pytest.raises(InputError, match=r"unknown role 'passage'.*'query', 'document'"):
         embedder.encode([SHORT], role="passage")
 

@@ -9,12 +9,15 @@ Without Ray the same :class:`ShardEncoder` runs in this process, shard after sha
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +32,7 @@ from keytokens.backends.shards import (
     write_shard,
 )
 from keytokens.commit import Transaction
+from keytokens.encoding import CorpusEmbeddings
 from keytokens.errors import InputError, Interrupted, require
 from keytokens.lens import Lens
 from keytokens.progress import track
@@ -109,9 +113,10 @@ class ShardEncoder:
         self.spec = ShardSpec.from_dict(spec)
         self.folder = folder
 
-    def encode(self, shard: int, ids: Sequence[str], texts: Sequence[str]) -> int:
-        """Encode and write one shard; returns its number."""
-        embeddings = np.asarray(self.lens.embedder.encode(list(texts), role="document"), dtype=np.float32)
+    def encode(self, shard: int, ids: Sequence[str], texts: Sequence[str], embeddings: np.ndarray | None = None) -> int:
+        """Encode and write one shard (from ``embeddings`` when they are already computed); returns its number."""
+        if embeddings is None:
+            embeddings = np.asarray(self.lens.embedder.encode(list(texts), role="document"), dtype=np.float32)
         vectors, _ = sparse_vectors(self.lens, embeddings, texts, self.config)
         write_shard(self.folder, shard, self.spec, list(ids), embeddings, vectors)
         return shard
@@ -171,8 +176,15 @@ def encode_to_shards(
     workers: int | None = None,
     force: bool = False,
     show_progress: bool = False,
+    cache: bool | str | Path = True,
+    request: Mapping[str, Any] | None = None,
 ) -> EncodeReport:
     """Encode a corpus into the shard folder ``folder``, skipping the shards already complete.
+
+    In-process, the embeddings come from the corpus-encoding cache that ``keytokens index`` and ``eval``
+    fill and read (:class:`keytokens.encoding.CorpusEmbeddings`), so either command reuses the other's
+    work. Given ``request`` (what the lens factory loads: model, head, max length), a re-run whose every
+    shard is complete returns without loading the model.
 
     Args:
         doc_ids: the documents' ids.
@@ -186,6 +198,9 @@ def encode_to_shards(
         workers: actors (one model each); default one per GPU, else one per CPU of the cluster.
         force: discard a folder of another encoding instead of refusing it.
         show_progress: show progress over shards.
+        cache: the corpus-encoding cache (see :func:`keytokens.encoding.encode_corpus_embeddings`); in-process only.
+        request: the settings ``lens_factory`` loads with; recorded, so that a finished folder is recognised
+            without loading the model.
 
     Raises:
         InputError: an empty corpus, a centering other than ``none``, or ids and texts of different lengths.
@@ -197,6 +212,12 @@ def encode_to_shards(
     if len(doc_ids) != len(texts) or not texts:
         raise InputError(f"{len(doc_ids)} ids for {len(texts)} texts; expected the same positive number")
     require("pyarrow", "ray")
+    folder = Path(folder)
+    asked = None if request is None else _request_record(request, config, doc_ids, texts, shard_size)
+    if asked is not None and not force and _finished(folder, asked):
+        logger.info("every shard in %s is complete; nothing to encode", folder)
+        n_shards = read_manifest(folder).n_shards
+        return EncodeReport(str(folder), len(texts), n_shards, 0, n_shards, 0, time.perf_counter() - start)
     lens = lens_factory()
     check_k(lens, config)  # before any shard is written
     spec = ShardSpec(
@@ -207,24 +228,32 @@ def encode_to_shards(
         shard_size=shard_size,
         corpus=corpus_fingerprint(doc_ids, texts),
     )
-    folder = Path(folder)
     pending = plan(folder, spec, force=force)
     _save_tokenizer(lens.vocabulary.tokenizer, folder)  # always this run's: a folder never keeps another's
+    if asked is not None:
+        _write_request(folder, asked)
     used = 0
     if pending and use_ray:
         used = _encode_with_ray(
             pending, doc_ids, texts, spec, folder, lens_factory, config, address, workers, show_progress
         )
     elif pending:
+        corpus = CorpusEmbeddings(lens.embedder, texts, cache=cache, settings=lens_settings(lens))
         encoder = ShardEncoder(lambda: lens, config.to_dict(), spec.to_dict(), str(folder))
+        sizes = [spec.bounds(s)[1] - spec.bounds(s)[0] for s in pending]
+        shards = track(
+            pending, total=len(pending), description="encoding shards", enabled=show_progress, unit="documents",
+            sizes=sizes,
+        )  # fmt: skip
         done = spec.n_shards - len(pending)
         try:
-            for shard in track(pending, total=len(pending), description="encoding shards", enabled=show_progress):
+            for shard in shards:
                 lo, hi = spec.bounds(shard)
-                encoder.encode(shard, doc_ids[lo:hi], texts[lo:hi])
+                encoder.encode(shard, doc_ids[lo:hi], texts[lo:hi], embeddings=corpus.rows(lo, hi))
                 done += 1
         except KeyboardInterrupt:
             raise Interrupted(f"{done} of {spec.n_shards} shards are complete in {str(folder)!r}") from None
+        corpus.report_truncation()
     return EncodeReport(
         folder=str(folder),
         n_docs=spec.n_docs,
@@ -244,6 +273,37 @@ def _save_tokenizer(tokenizer, folder: Path) -> None:
         for item in (staged / TOKENIZER_DIR).iterdir():
             item.rename(staged / item.name)
         (staged / TOKENIZER_DIR).rmdir()
+
+
+#: Written next to the manifest: the request (model, head, …) that produced it, to skip a finished folder unloaded.
+REQUEST = "request.json"
+
+
+def _request_record(request: Mapping[str, Any], config: SparseConfig, doc_ids, texts, shard_size: int) -> dict:
+    return {
+        "request": dict(request),
+        "config": config.to_dict(),
+        "corpus": corpus_fingerprint(doc_ids, texts),
+        "n_docs": len(texts),
+        "shard_size": shard_size,
+    }
+
+
+def _finished(folder: Path, asked: dict) -> bool:
+    """Whether ``folder`` holds every shard of exactly this request (read from files; no model)."""
+    try:
+        if json.loads((folder / REQUEST).read_text()) != json.loads(json.dumps(asked)):
+            return False
+        spec = read_manifest(folder)
+        return all(shard_status(folder, i, spec) == "complete" for i in range(spec.n_shards))
+    except (OSError, ValueError, ShardError):
+        return False
+
+
+def _write_request(folder: Path, asked: dict) -> None:
+    tmp = folder / f".{REQUEST}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(asked, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, folder / REQUEST)
 
 
 def _encode_with_ray(

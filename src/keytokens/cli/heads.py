@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keytokens.cli.app import Head, Json, Model, app, choice, finite, out, print_json
+from keytokens.cli.app import Head, Json, Model, app, choice, err, finite, out, print_json
 
 
 def _read_texts(source: str) -> list[str]:
@@ -22,17 +22,29 @@ def _read_texts(source: str) -> list[str]:
     return load_texts(source)
 
 
+def _corpus_argument(corpus: str | None, texts: str | None) -> str:
+    """CORPUS, or the deprecated ``--texts`` (with a warning); exactly one of them."""
+    if corpus is not None and texts is not None:
+        raise typer.BadParameter("give the corpus once: as CORPUS (--texts is its deprecated spelling)")
+    if texts is not None:
+        err.print("[yellow]warning:[/] --texts is deprecated; pass the corpus as an argument (fit-head CORPUS)")
+        return texts
+    if corpus is None:
+        raise typer.BadParameter("give CORPUS: a BEIR corpus.jsonl, a .txt, an STS .tsv or a named sentence set")
+    return corpus
+
+
 @app.command("fit-head")
 def fit_head_command(
-    texts: Annotated[
-        str,
-        typer.Option(
-            "--texts",
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the fitted head to")],
+    corpus: Annotated[
+        str | None,
+        typer.Argument(
             help="BEIR corpus.jsonl (title + text, as `index` reads it), a .txt (a text a line), an STS .tsv, "
             "or a named sentence set (sts-b, ...)",
+            show_default=False,
         ),
-    ],
-    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the fitted head to")],
+    ] = None,
     model: Model = "minilm",
     target: Annotated[
         str,
@@ -50,9 +62,12 @@ def fit_head_command(
     ] = "ridge",
     l2: Annotated[float, typer.Option("--l2", min=0.0, help="regularisation strength λ", callback=finite)] = 0.1,
     drop_stopwords: Annotated[
-        bool, typer.Option("--drop-stopwords", help="targets keep content tokens only (no stopwords, punctuation)")
+        bool,
+        typer.Option(
+            "--drop-stopwords/--keep-stopwords", help="targets keep content tokens only (no stopwords, punctuation)"
+        ),
     ] = False,
-    no_center: Annotated[bool, typer.Option("--no-center", help="ridge without a bias (no centring)")] = False,
+    no_center: Annotated[bool, typer.Option("--no-center/--center", help="ridge without a bias (no centring)")] = False,
     top_n: Annotated[int, typer.Option("--top-n", min=1, help="tokens kept of model-derived targets")] = 64,
     mix: Annotated[float, typer.Option(min=0.0, max=1.0, help="weight of tfidf in mix targets")] = 0.5,
     epochs: Annotated[int, typer.Option(min=1, help="epochs of the kl fit")] = 10,
@@ -61,10 +76,15 @@ def fit_head_command(
     limit: Annotated[int | None, typer.Option(min=1, help="use the first N texts")] = None,
     max_length: Annotated[int | None, typer.Option("--max-length", min=1, help="cap on input tokens")] = None,
     force: Annotated[bool, typer.Option("--force", help="replace an existing head folder")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not reuse or save cached embeddings")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache/--cache", help="do not reuse or save cached embeddings")
+    ] = False,
+    texts: Annotated[
+        str | None, typer.Option("--texts", hidden=True, help="deprecated: pass the corpus as an argument")
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Fit a linear head from a model's embeddings of TEXTS to their token distributions (no labels).
+    """Fit a linear head from a model's embeddings of CORPUS to their token distributions (no labels).
 
     Use it anywhere a head is taken: `--head OUT` for tokens, align, index and eval. --head here picks
     the source head of model-derived targets (default: the model's own).
@@ -76,25 +96,26 @@ def fit_head_command(
     from keytokens.sparse.corpus import lens_settings
     from keytokens.store import check_destination
 
+    source = _corpus_argument(corpus, texts)
     spec = TargetSpec(kind=target, drop_stopwords=drop_stopwords, top_n=top_n, mix=mix)
     config = FitConfig(method=fit, l2=l2, center=not no_center, epochs=epochs, lr=lr)
     check_destination(out_dir, kind=KIND, overwrite=force)
-    corpus = _read_texts(texts)
-    corpus = corpus[:limit] if limit else corpus
+    texts_in = _read_texts(source)
+    texts_in = texts_in[:limit] if limit else texts_in
     lens = Lens.load(model, head=head, max_length=max_length)
     embeddings = encode_corpus_embeddings(
-        lens.embedder, corpus, cache=not no_cache, settings=lens_settings(lens), show_progress=not as_json
+        lens.embedder, texts_in, cache=not no_cache, settings=lens_settings(lens), show_progress=not as_json
     )
     fitted = fit_head(
         embeddings,
-        corpus,
+        texts_in,
         lens.vocabulary,
         embedder=lens.name,
         embedder_model=lens.preset.model if lens.preset is not None else None,
         target=spec,
         config=config,
         source_head=lens.head if spec.needs_head else None,
-        texts_source=texts,
+        texts_source=source,
     )
     fitted.save(out_dir, overwrite=force)
     summary = {"head": str(out_dir), **fitted.to_dict()}

@@ -110,16 +110,28 @@ def _write_instructions(report, out_dir: Path, command: str) -> list[Path]:
 
 @app.command()
 def relatedness(
-    models: Annotated[list[str] | None, typer.Option("--model", "-m", help="preset, hub id or folder (repeat)")] = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="preset, hub id or folder (repeat); default: both offline models, minilm and smollm2-eol, in turn",
+            show_default=False,
+        ),
+    ] = None,
     word_sets: Annotated[
         str, typer.Option("--sets", help="comma-separated word-pair sets")
     ] = "ws353-sim,ws353-rel,simlex999",
     k: K = 10,
     token_filter: TokenFilter = "content",
+    limit: Annotated[int | None, typer.Option(min=3, help="use the first N pairs of each set (a quick look)")] = None,
     out_dir: OutDir = None,
     as_json: Json = False,
 ) -> None:
-    """Spearman ρ of embedding cosine and aligned-token overlap with human similarity/relatedness scores."""
+    """Spearman ρ of embedding cosine and aligned-token overlap with human similarity/relatedness scores.
+
+    Without --model it runs both offline models, minilm and then smollm2-eol (one in memory at a time).
+    """
     from keytokens.interpret.relatedness import get_word_set, load_word_set
     from keytokens.lens import Lens
 
@@ -131,7 +143,7 @@ def relatedness(
     results = []
     for model in models:
         lens = Lens.load(model)
-        results.append(_relatedness_of(lens, names, k, token_filter))
+        results.append(_relatedness_of(lens, names, k, token_filter, limit))
         del lens  # one model in memory at a time
     command = _command(
         "relatedness",
@@ -139,6 +151,7 @@ def relatedness(
         ("--sets", word_sets),
         ("-k", k),
         ("--filter", token_filter),
+        ("--limit", limit),
         ("--out", str(out_dir) if out_dir else None),
     )
     data = {"command": command, "k": k, "token_filter": token_filter, "models": [r.to_dict() for r in results]}
@@ -151,10 +164,10 @@ def relatedness(
     _print_relatedness(results)
 
 
-def _relatedness_of(lens, names, k, token_filter):
+def _relatedness_of(lens, names, k, token_filter, limit=None):
     from keytokens.interpret.relatedness import relatedness as measure
 
-    return measure(lens, names, k=k, token_filter=token_filter)
+    return measure(lens, names, k=k, token_filter=token_filter, limit=limit)
 
 
 def _write_relatedness(results, data: dict, out_dir: Path, k: int, token_filter: str, command: str) -> list[Path]:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from keytokens.cli.app import Head, Json, K, Model, Role, TokenFilter, app, out, print_json
 
@@ -22,15 +21,15 @@ def models(as_json: Json = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("preset", "model", "pooling", "head", "prompt", "offline")
+    table = Table("preset", "offline", "model, pooling, head, prompt", "use it for", show_lines=True)
     for column in table.columns:
         column.overflow = "fold"
     for r in rows:
         prompt = "template" if r["prompt"]["template"] != "{text}" else ""
         prompt = ", ".join(filter(None, [prompt, "instructions" if r["prompt"]["instructions"] else ""]))
-        table.add_row(
-            r["name"], r["model"], r["pooling"], r["head"], prompt, Text("yes", style="green") if r["offline"] else "no"
-        )
+        how = "\n".join(filter(None, [r["model"], f"{r['pooling']} pooling, head {r['head']}", prompt]))
+        use = r["use"] + (f"\n[dim]note: {r['note']}[/]" if r["note"] else "")
+        table.add_row(r["name"], "[green]yes[/]" if r["offline"] else "no", how, use)
     out.print(table)
 
 

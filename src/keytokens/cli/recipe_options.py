@@ -12,11 +12,10 @@ from typing import Annotated
 import typer
 
 from keytokens.cli.app import choice
-from keytokens.retrieval.recipes import DEFAULT_RECIPE, FusionConfig, Recipe, get_recipe, parse_fusion_weights
-from keytokens.sparse.documents import SparseConfig
-from keytokens.sparse.expansion import ExpansionConfig
-from keytokens.sparse.lexical import LexicalIndexConfig
-from keytokens.sparse.queries import QueryConfig
+
+#: The recipe every retrieval command uses unless told (``keytokens.retrieval.recipes.DEFAULT_RECIPE``; the CLI
+#: does not import the library to know its name, so that ``--help`` stays fast).
+DEFAULT_RECIPE = "default"
 
 RecipeName = Annotated[
     str,
@@ -109,13 +108,18 @@ class Overrides:
     similarity: str | None = None
 
 
-def resolve_recipe(name: str | None, overrides: Overrides) -> Recipe:
+def resolve_recipe(name: str | None, overrides: Overrides):
     """The recipe called ``name`` (or in that file) with the command line's overrides applied.
 
     Raises:
         typer.BadParameter: a flag that does not apply to the recipe's kind of index.
         InputError: a bad recipe file or bad fusion weights.
     """
+    from keytokens.retrieval.recipes import FusionConfig, get_recipe, parse_fusion_weights
+    from keytokens.sparse.documents import SparseConfig
+    from keytokens.sparse.lexical import LexicalIndexConfig
+    from keytokens.sparse.queries import QueryConfig
+
     recipe = get_recipe(name or DEFAULT_RECIPE)
     documents = recipe.documents
     o = overrides
@@ -147,7 +151,9 @@ def resolve_recipe(name: str | None, overrides: Overrides) -> Recipe:
     return recipe.replace(documents=documents, fusion=fusion, query=query, similarity=o.similarity or recipe.similarity)
 
 
-def _expansion(expansion: ExpansionConfig, o: Overrides) -> ExpansionConfig:
+def _expansion(expansion, o: Overrides):
+    from keytokens.sparse.expansion import ExpansionConfig
+
     head = o.expansion_head or expansion.head
     k = expansion.k if o.doc_tokens is None else o.doc_tokens
     if o.expansion_head == "none" or k == 0:
@@ -165,4 +171,4 @@ def _refuse(o: Overrides, names: tuple[str, ...], kind: str, other: str) -> None
         raise typer.BadParameter(f"{flags} do(es) not apply to a {kind} recipe; use --recipe {other} for it")
 
 
-__all__ = ["Overrides", "resolve_recipe"]
+__all__ = ["DEFAULT_RECIPE", "Overrides", "resolve_recipe"]

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from keytokens.cli.app import Head, Json, Model, app, choice, err, out, print_json
 from keytokens.cli.recipe_options import (
+    DEFAULT_RECIPE,
     K1,
     B,
     Centering,
@@ -37,7 +38,6 @@ from keytokens.cli.scale import (
     milvus_retriever,
     milvus_systems,
 )
-from keytokens.retrieval.recipes import DEFAULT_RECIPE
 
 QueryWeightsFlag = Annotated[
     str | None,

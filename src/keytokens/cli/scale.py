@@ -60,7 +60,7 @@ def encode(
         ),
     ] = "relu",
     keep_own_tokens: Annotated[
-        bool, typer.Option("--keep-own-tokens", help="also keep each document's own tokens")
+        bool, typer.Option("--keep-own-tokens/--no-keep-own-tokens", help="also keep each document's own tokens")
     ] = False,
     shard_size: Annotated[int, typer.Option("--shard-size", min=1, help="documents per shard")] = 1024,
     use_ray: Annotated[
@@ -75,9 +75,17 @@ def encode(
     max_length: Annotated[int | None, typer.Option("--max-length", min=1, help="cap on document tokens")] = None,
     head: Head = None,
     force: Annotated[bool, typer.Option("--force", help="start over in a folder of another encoding")] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache/--cache", help="do not reuse or save cached corpus embeddings (in-process only)"),
+    ] = False,
     as_json: Json = False,
 ) -> None:
-    """Encode a corpus into Parquet shards (dense vector, sparse token ids and weights); re-runs resume."""
+    """Encode a corpus into Parquet shards (dense vector, sparse token ids and weights); re-runs resume.
+
+    In-process it reads and fills the corpus-encoding cache `index` and `eval` use; a re-run that finds
+    every shard complete does not load the model.
+    """
     from keytokens.backends.ray_encode import check_shardable, encode_to_shards, load_lens
     from keytokens.evaluation.beir import read_corpus
     from keytokens.sparse import SparseConfig
@@ -100,6 +108,8 @@ def encode(
         workers=workers,
         force=force,
         show_progress=not as_json,
+        cache=not no_cache,
+        request={"model": model, "head": head, "max_length": max_length},
     )
     summary = report.to_dict()
     if as_json:

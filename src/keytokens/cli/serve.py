@@ -18,7 +18,13 @@ logger = logging.getLogger(__name__)
 def serve(
     models: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="a preset the page may open (repeat); see `keytokens models`"),
+        typer.Option(
+            "--model",
+            "-m",
+            help="a preset the page may open (repeat; see `keytokens models`); default: both offline models, "
+            "minilm and smollm2-eol",
+            show_default=False,
+        ),
     ] = None,
     indexes: Annotated[
         list[str] | None, typer.Option("--index", help="NAME=DIR: a sparse index the page may search (repeat)")
@@ -31,9 +37,14 @@ def serve(
         str, typer.Option(help="address to bind; keep 127.0.0.1 unless you mean to share it")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
-    preload: Annotated[bool, typer.Option("--preload", help="load every model at start-up, in the background")] = False,
+    preload: Annotated[
+        bool, typer.Option("--preload/--no-preload", help="load every model at start-up, in the background")
+    ] = False,
 ) -> None:
-    """Start the web explorer: type texts, see their aligned tokens; compare, instruct, adjust, search."""
+    """Start the web explorer: type texts, see their aligned tokens; compare, instruct, adjust, search.
+
+    Without --model the page offers both offline models, minilm and smollm2-eol (each loads on first use).
+    """
     from keytokens.errors import require
 
     require("fastapi", "serve")

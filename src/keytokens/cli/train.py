@@ -29,15 +29,22 @@ def train(
         str,
         typer.Option(help="pooling of the new embedder", callback=choice("keytokens.embedders.pooling", "POOLINGS")),
     ] = "mean",
-    steps: Annotated[int, typer.Option(min=1)] = 120,
-    batch_size: Annotated[int, typer.Option(min=2)] = 32,
+    steps: Annotated[int, typer.Option(min=1, help="optimizer steps (checkpointed every 20)")] = 120,
+    batch_size: Annotated[int, typer.Option(min=2, help="pairs per step (the in-batch negatives)")] = 32,
     lr: Annotated[float, typer.Option(min=0.0, help="learning rate", callback=finite)] = 2e-4,
     max_length: Annotated[int, typer.Option(min=4, help="tokens per text")] = 48,
-    dropout: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.0,
+    dropout: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.9,
+            help="LoRA and attention dropout while training (--unsupervised views differ only through it)",
+        ),
+    ] = 0.0,
     text2token: Annotated[
         float, typer.Option(min=0.0, help="weight of the Text2Token KL loss (0 = off)", callback=finite)
     ] = 0.0,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="random seed (pair order, LoRA init, dropout)")] = 0,
     as_json: Json = False,
 ) -> None:
     """Fine-tune a backbone into an embedder (InfoNCE; LoRA or full); resumes an interrupted run."""

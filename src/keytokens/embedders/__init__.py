@@ -4,7 +4,7 @@ Presets and prompts here are torch-free; the adapters that run models (``transfo
 ``sentence_transformers``, ``loading``) import torch themselves.
 """
 
-from keytokens.embedders.base import ROLES, Embedder, Role, check_texts
+from keytokens.embedders.base import ROLES, Embedder, Role, as_texts, check_texts
 from keytokens.embedders.dual import DualEmbedder
 from keytokens.embedders.precomputed import PrecomputedEmbedder, load_embeddings
 from keytokens.embedders.presets import PRESETS, HeadSpec, Preset, get_preset
@@ -22,6 +22,7 @@ __all__ = [
     "Preset",
     "PromptSpec",
     "Role",
+    "as_texts",
     "check_texts",
     "get_preset",
     "load_embeddings",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from keytokens.errors import EmptyTextError, InputError
-from keytokens.strings import check_unicode
+from keytokens.errors import InputError
+from keytokens.texts import as_texts, check_texts  # noqa: F401  (re-exported: every embedder checks its input here)
+
+logger = logging.getLogger(__name__)
+
+#: Off while a caller that encodes in parts (a corpus in chunks) reports truncation once for the whole.
+_REPORT_TRUNCATION: ContextVar[bool] = ContextVar("keytokens_report_truncation", default=True)
 
 Role = Literal["query", "document"]
 ROLES: tuple[Role, ...] = ("query", "document")
@@ -37,26 +45,6 @@ class Embedder(Protocol):
         ...
 
 
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """Validate a batch of texts.
-
-    Raises:
-        InputError: ``texts`` is a bare string, holds a non-string, or a text that is not valid Unicode (bytes
-            that were not UTF-8).
-        EmptyTextError: a text is empty or whitespace only (its position is named).
-    """
-    if isinstance(texts, str):
-        raise InputError("texts must be a sequence of strings, not one string; wrap it in a list")
-    out = list(texts)
-    for i, text in enumerate(out):
-        if not isinstance(text, str):
-            raise InputError(f"text {i} is {type(text).__name__}, expected str")
-        if not text.strip():
-            raise EmptyTextError(f"text {i} is empty or whitespace only")
-        check_unicode(text, f"text {i}")
-    return out
-
-
 def check_role(role: str) -> Role:
     """Return ``role`` if it is ``query`` or ``document``.
 
@@ -66,3 +54,29 @@ def check_role(role: str) -> Role:
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; expected one of {list(ROLES)}")
     return role  # type: ignore[return-value]
+
+
+def report_truncation(name: str, truncated: int, total: int, max_length: int | None) -> None:
+    """Log, in one line, that ``truncated`` of ``total`` texts were cut to the model's ``max_length`` tokens.
+
+    Embedders call it after each :meth:`Embedder.encode`; inside :func:`truncation_reports_off` it is silent
+    (the caller reports the total once).
+    """
+    if truncated and _REPORT_TRUNCATION.get():
+        logger.warning(
+            "%d of %d texts were longer than %s's max length of %s tokens and were truncated (their ends are not read)",
+            truncated,
+            total,
+            name,
+            max_length,
+        )
+
+
+@contextmanager
+def truncation_reports_off() -> Iterator[None]:
+    """Silence :func:`report_truncation` inside the block (for a caller that reports the total itself)."""
+    token = _REPORT_TRUNCATION.set(False)
+    try:
+        yield
+    finally:
+        _REPORT_TRUNCATION.reset(token)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from keytokens.embedders.base import Embedder, Role, check_role
+from keytokens.embedders.base import Embedder, Role, check_role, check_texts
 from keytokens.errors import ShapeError
 
 
@@ -33,4 +33,4 @@ class DualEmbedder:
     ) -> np.ndarray:
         """Encode with the embedder for ``role``."""
         target = self.query if check_role(role) == "query" else self.document
-        return target.encode(texts, role=role, batch_size=batch_size, show_progress=show_progress)
+        return target.encode(check_texts(texts), role=role, batch_size=batch_size, show_progress=show_progress)

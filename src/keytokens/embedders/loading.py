@@ -12,10 +12,10 @@ from typing import Any
 from keytokens.embedders.base import Embedder
 from keytokens.embedders.dual import DualEmbedder
 from keytokens.embedders.offline import is_installed, local_source
-from keytokens.embedders.presets import FITTED_HEAD, PRESETS, HeadSpec, Preset
+from keytokens.embedders.presets import FITTED_HEAD, PRESETS, HeadSpec, Preset, looks_like_model, unknown_preset
 from keytokens.embedders.prompts import PromptSpec
-from keytokens.errors import InputError, ModelNotAvailableError, require
-from keytokens.heads import FittedHead, LinearHead, VocabHead, load_head
+from keytokens.errors import InputError, ModelNotAvailableError, UnknownNameError, require
+from keytokens.heads import HEAD_LAYOUTS, FittedHead, LinearHead, VocabHead, load_head
 from keytokens.heads.from_model import input_embeddings_head, output_head
 
 logger = logging.getLogger(__name__)
@@ -46,12 +46,37 @@ def preset_for(name_or_path: str, **overrides: Any) -> Preset:
         name_or_path: preset name, Hugging Face id or local folder.
         overrides: preset fields to replace (``pooling``, ``head``, ``prompt`` …); ``None`` values
             are ignored.
+
+    Raises:
+        UnknownNameError: a name that is not a preset and looks like neither ``org/name`` nor a folder (it names
+            the closest preset: ``-m minlm`` asks "did you mean 'minilm'?" instead of trying the hub).
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if isinstance(overrides.get("head"), str):
-        overrides["head"] = HeadSpec.parse(overrides["head"])
-    preset = PRESETS.get(name_or_path) or _infer_preset(name_or_path)
+        overrides["head"] = _head_override(overrides["head"])
+    preset = PRESETS.get(name_or_path)
+    if preset is None and not looks_like_model(name_or_path):
+        raise unknown_preset(name_or_path)
+    preset = preset or _infer_preset(name_or_path)
     return dataclasses.replace(preset, **overrides)
+
+
+def _head_override(text: str) -> HeadSpec:
+    """``--head``: a kind, ``SOURCE:KIND`` or a fitted head's folder, checked before any model loads.
+
+    Raises:
+        UnknownNameError: an unknown kind (naming the known ones), or a folder that does not exist.
+    """
+    spec = HeadSpec.parse(text)
+    if spec.kind == FITTED_HEAD:
+        return spec
+    if spec.kind not in HEAD_LAYOUTS:
+        if spec.source is None and ("/" in text or text.startswith(".")):
+            raise UnknownNameError(f"head folder {text!r} does not exist; write one with `keytokens fit-head`")
+        raise UnknownNameError(
+            f"unknown head {text!r}; expected one of {sorted(HEAD_LAYOUTS)}, SOURCE:KIND, or a folder from fit-head"
+        )
+    return spec
 
 
 def _infer_preset(source: str) -> Preset:
@@ -147,6 +172,12 @@ def _load_sentence_transformer(preset: Preset, batch_size: int | None):
     from keytokens.embedders.sentence_transformers import SentenceTransformerEmbedder
 
     source = model_source(preset)
+    if Path(source).is_dir():  # Transformer + Pooling (+ Normalize) run without importing sentence-transformers
+        from keytokens.embedders.plain_st import load_plain
+
+        plain = load_plain(source, prompt=preset.prompt, name=preset.name, batch_size=batch_size or 64)
+        if plain is not None:
+            return plain, plain.tokenizer, plain.transformer
     try:
         emb = SentenceTransformerEmbedder.load(
             source, prompt=preset.prompt, name=preset.name, batch_size=batch_size or 64

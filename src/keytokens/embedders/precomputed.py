@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keytokens.embedders.base import Role, check_role, check_texts
+from keytokens.embedders.base import Role, as_texts, check_role, check_texts
 from keytokens.errors import InputError, ShapeError
 from keytokens.heads.base import check_finite
 
@@ -51,7 +51,8 @@ class PrecomputedEmbedder:
         name: a label for reports.
     """
 
-    def __init__(self, embeddings: np.ndarray, texts: Sequence[str], *, name: str = "precomputed") -> None:
+    def __init__(self, embeddings: np.ndarray, texts: str | Sequence[str], *, name: str = "precomputed") -> None:
+        texts = as_texts(texts)
         if len(texts) != len(embeddings):
             raise ShapeError(f"{len(texts)} texts for {len(embeddings)} embedding rows; expected equal counts")
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
@@ -78,7 +79,8 @@ class PrecomputedEmbedder:
             InputError: a text has no stored embedding.
         """
         check_role(role)
-        missing = [t for t in check_texts(texts) if t not in self._rows]
+        texts = check_texts(texts)
+        missing = [t for t in texts if t not in self._rows]
         if missing:
             raise InputError(f"{len(missing)} texts have no precomputed embedding, e.g. {missing[0][:60]!r}")
         return self.embeddings[[self._rows[t] for t in texts]]

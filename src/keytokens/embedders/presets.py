@@ -6,8 +6,10 @@ Covers every model of PAPER.md §1 plus three that install offline from PyPI (``
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +18,9 @@ from keytokens.errors import UnknownNameError
 from keytokens.heads.checkpoint import HEAD_LAYOUTS
 
 Kind = Literal["causal", "encoder", "sentence-transformers"]
+
+#: A Hugging Face model id: ``org/name`` (a bare name is taken for a preset, so a typo is not sent to the hub).
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 #: The head kind of a folder written by ``keytokens fit-head``.
 FITTED_HEAD = "fitted"
@@ -68,6 +73,7 @@ class Preset:
         padding_side: ``left`` or ``right``; the tokenizer's default otherwise.
         trust_remote_code: pass ``trust_remote_code=True`` to transformers.
         note: caveats a user should know.
+        use: the job it suits, in a line (``keytokens models`` shows it).
     """
 
     name: str
@@ -85,6 +91,7 @@ class Preset:
     padding_side: str | None = None
     trust_remote_code: bool = False
     note: str = ""
+    use: str = ""
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -101,6 +108,7 @@ class Preset:
             "adapters": list(self.adapters),
             "document_model": self.document_model,
             "note": self.note,
+            "use": self.use,
         }
 
 
@@ -312,18 +320,51 @@ def _presets() -> list[Preset]:
     ]
 
 
-PRESETS: Mapping[str, Preset] = {p.name: p for p in _presets()}
+#: The job each preset suits; the offline models' lines rest on bench/results/{alignment,retrieval,relatedness}.md.
+_USES = {
+    "minilm": "retrieval (dense, hybrid) and word similarity; the fastest offline model",
+    "smollm2-eol": "reading a text as its key tokens; sparse retrieval from them (its dense vectors retrieve poorly)",
+    "smollm2": "the backbone side of `keytokens spectrum` (first component, λ adjustment)",
+    "smollm2-last": "a control: last-token pooling without a prompt aligns poorly",
+    "smollm2-cse": "the contrastively trained embedder of `keytokens spectrum` comparisons",
+    "bert-cls": "a negative control (no alignment expected)",
+    "e5-base-v2": "a negative control (no alignment expected)",
+}
+_USE_BY_FAMILY = {
+    "backbone": "the paper's backbone side (spectrum, λ adjustment); loads from the hub",
+    "embedder": "reproducing the paper's alignment of this embedder; loads from the hub",
+}
+
+PRESETS: Mapping[str, Preset] = {
+    p.name: replace(p, use=_USES.get(p.name) or _USE_BY_FAMILY[p.family]) for p in _presets()
+}
 
 
 def get_preset(name: str) -> Preset:
     """Return the preset called ``name``.
 
     Raises:
-        UnknownNameError: naming every registered preset.
+        UnknownNameError: naming the closest preset, or every registered one.
     """
     try:
         return PRESETS[name]
     except KeyError:
-        raise UnknownNameError(
-            f"unknown preset {name!r}; expected one of {sorted(PRESETS)}, a Hugging Face id, or a local path"
-        ) from None
+        raise unknown_preset(name) from None
+
+
+def looks_like_model(name: str) -> bool:
+    """Whether ``name`` can be a model outside the registry: a Hugging Face id ``org/name`` or an existing folder."""
+    return bool(_HUB_ID.fullmatch(name)) or Path(name).expanduser().is_dir()
+
+
+def unknown_preset(name: str) -> UnknownNameError:
+    """The error for a name that is neither a preset nor a model: the closest preset by spelling, else the list."""
+    close = difflib.get_close_matches(name, list(PRESETS), n=1, cutoff=0.8)
+    if close:
+        return UnknownNameError(
+            f"unknown preset {name!r}; did you mean {close[0]!r}? (`keytokens models` lists the presets; "
+            "a Hugging Face id is org/name, a local model a folder)"
+        )
+    return UnknownNameError(
+        f"unknown preset {name!r}; expected one of {sorted(PRESETS)}, a Hugging Face id (org/name) or a model folder"
+    )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from keytokens.embedders.base import Role, check_role, check_texts
+from keytokens.embedders.base import Role, check_role, check_texts, report_truncation
 from keytokens.embedders.prompts import PromptSpec
 from keytokens.embedders.tokenize import cut_text
 from keytokens.errors import require
@@ -75,18 +75,11 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         cut = [cut_text(t, self.max_length) for t in texts]  # tokenising a huge text whole costs minutes and GBs
         formatted = [self.prompt.format(t, role, instruction).full for t in cut]
-        lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True)["input_ids"]]
+        lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True, verbose=False)["input_ids"]]
         self.last_truncated = tuple(
             i for i, n in enumerate(lengths) if n > self.max_length or len(cut[i]) < len(texts[i])
         )
-        if self.last_truncated:
-            logger.warning(
-                "%d of %d texts were longer than %s's max length of %d tokens and were truncated",
-                len(self.last_truncated),
-                len(formatted),
-                self.name,
-                self.max_length,
-            )
+        report_truncation(self.name, len(self.last_truncated), len(formatted), self.max_length)
         emb = self.model.encode(
             formatted,
             batch_size=batch_size or self.batch_size,

@@ -94,7 +94,7 @@ def tokenize(
 
 
 def _encode(tokenizer, text: str, append_eos: bool) -> tuple[list[int], list[tuple[int, int]]]:
-    enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True, truncation=False)
+    enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True, truncation=False, verbose=False)
     ids, offsets = list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
     if append_eos:
         if tokenizer.eos_token_id is None:

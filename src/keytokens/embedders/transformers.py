@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from keytokens.embedders.base import Role, check_role, check_texts
+from keytokens.embedders.base import Role, check_role, check_texts, report_truncation
 from keytokens.embedders.pooling import get_pooling
 from keytokens.embedders.prompts import PromptSpec
 from keytokens.embedders.tokenize import TokenizedText, pad_batch, tokenize
@@ -119,19 +119,16 @@ class TransformersEmbedder:
         """
         items = self.tokenize(texts, role=role, instruction=instruction)
         self.last_truncated = tuple(i for i, t in enumerate(items) if t.truncated)
-        if self.last_truncated:
-            logger.warning(
-                "%d of %d texts were longer than %s's max length of %d tokens and were truncated",
-                len(self.last_truncated),
-                len(items),
-                self.name,
-                self.max_length,
-            )
+        report_truncation(self.name, len(self.last_truncated), len(items), self.max_length)
         size = batch_size or self.batch_size
         order = np.argsort([-len(t.input_ids) for t in items], kind="stable")  # similar lengths together
         out = np.empty((len(items), self.dim), dtype=np.float32)
         batches = [order[i : i + size] for i in range(0, len(order), size)]
-        for batch in track(batches, total=len(batches), description=f"encoding ({self.name})", enabled=show_progress):
+        sizes = [len(b) for b in batches]
+        description = f"encoding ({self.name})"
+        for batch in track(
+            batches, total=len(batches), description=description, enabled=show_progress, unit="texts", sizes=sizes
+        ):
             out[batch] = self._forward([items[i] for i in batch])
         return out
 

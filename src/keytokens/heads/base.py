@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from scipy.special import erf
 
 from keytokens.errors import InputError, ShapeError
 
@@ -62,6 +61,8 @@ class Transform:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Apply the transform to ``(n, d)`` states."""
         y = x @ self.weight.T + self.bias
+        from scipy.special import erf  # here, not at import: scipy.special costs the CLI ~0.4 s of start-up
+
         y = 0.5 * y * (1.0 + erf(y / np.sqrt(2.0)))  # exact GELU, as BERT's "gelu"
         mean = y.mean(axis=-1, keepdims=True)
         var = y.var(axis=-1, keepdims=True)

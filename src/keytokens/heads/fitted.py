@@ -26,6 +26,7 @@ from keytokens.heads.base import LinearHead, VocabHead
 from keytokens.heads.fitting import FitConfig, check_finite, get_fit
 from keytokens.heads.targets import TargetSpec, TargetVocabulary, build_targets, tokenizer_fingerprint
 from keytokens.jsonfields import get_dict, get_float, get_int, get_optional_str, get_str
+from keytokens.texts import as_texts
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +262,7 @@ def fit_head(
     """
     target = target or TargetSpec()
     config = config or FitConfig()
+    texts = as_texts(texts)
     if len(embeddings) != len(texts):
         raise InputError(f"{len(embeddings)} embeddings for {len(texts)} texts; expected one embedding per text")
     if target.needs_head and source_head is None:

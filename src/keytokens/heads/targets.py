@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from keytokens.errors import InputError, ShapeError, UnknownNameError
 from keytokens.heads.base import VocabHead, topk
 from keytokens.jsonfields import get_bool, get_float, get_int, get_str
+from keytokens.texts import as_texts
 
 
 class TargetVocabulary(Protocol):
@@ -267,10 +268,11 @@ def build_targets(
     Raises:
         InputError: model-derived targets without embeddings or head, or ``n`` differs between inputs.
     """
+    texts = as_texts(texts)
     if embeddings is not None and len(embeddings) != len(texts):
         raise InputError(f"{len(embeddings)} embeddings for {len(texts)} texts; expected one embedding per text")
     # model-derived targets read no text: skip tokenizing (seconds for a corpus)
-    own = vocabulary.token_ids(list(texts)) if spec.kind != "model" else [np.zeros(0, np.int64)] * len(texts)
+    own = vocabulary.token_ids(texts) if spec.kind != "model" else [np.zeros(0, np.int64)] * len(texts)
     inputs = TargetInputs(
         token_ids=own,
         allowed=allowed_tokens(vocabulary, drop_stopwords=spec.drop_stopwords),

@@ -162,7 +162,7 @@ def encode(lens: Lens, texts: Sequence[str], *, role: Role = "document", instruc
         if not instruction:
             return lens.encode(texts, role=role)
         raise InputError(f"{lens.name!r} does not take instructions (its embedder has no instruction prompt)")
-    return lens.embedder.encode(list(texts), role=role, instruction=instruction)
+    return lens.embedder.encode(check_texts(texts), role=role, instruction=instruction)
 
 
 @dataclass(frozen=True, slots=True)

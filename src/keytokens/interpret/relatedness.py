@@ -291,16 +291,30 @@ def relatedness(
     k: int = 10,
     token_filter: str = "content",
     contrast_texts: tuple[str, str] = CONTRAST,
+    limit: int | None = None,
 ) -> ModelRelatedness:
     """Word-set correlations and the negation contrast of one model.
+
+    Args:
+        lens: the lens.
+        word_sets: keys of :data:`WORD_SETS`.
+        k: aligned tokens per word.
+        token_filter: ``all``, ``no-special`` or ``content``.
+        contrast_texts: the two texts of the negation contrast.
+        limit: use the first ``limit`` pairs of each set (a quick look; ρ over fewer pairs is noisier).
 
     Raises:
         UnknownNameError: a word set is not registered.
         InputError: a word-set file is missing or malformed.
     """
+    if limit is not None and limit < 3:
+        raise InputError(f"limit must be at least 3 pairs (a rank correlation needs them); got {limit}")
     for name in word_sets:
         get_word_set(name)
-    scores = tuple(word_set_scores(lens, name, k=k, token_filter=token_filter) for name in word_sets)
+    scores = tuple(
+        word_set_scores(lens, name, k=k, token_filter=token_filter, pairs=load_word_set(name)[:limit])
+        for name in word_sets
+    )
     return ModelRelatedness(lens.name, scores, contrast(lens, contrast_texts, k=k))
 
 

@@ -1,6 +1,6 @@
 """The token lens: embeddings read through a vocabulary head as tokens."""
 
-from keytokens.lens.aligned import TOKEN_FILTERS, AlignedTokens, aligned_tokens, token_mask
+from keytokens.lens.aligned import TOKEN_FILTERS, AlignedTokens, aligned_tokens, check_token_filter, token_mask
 from keytokens.lens.lens import Lens
 from keytokens.lens.vocabulary import Vocabulary, readable, surface_form
 
@@ -10,6 +10,7 @@ __all__ = [
     "Lens",
     "Vocabulary",
     "aligned_tokens",
+    "check_token_filter",
     "readable",
     "surface_form",
     "token_mask",

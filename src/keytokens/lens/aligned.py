@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keytokens.errors import UnknownNameError
 from keytokens.heads import DEFAULT_CHUNK_SIZE, VocabHead, topk
 from keytokens.lens.vocabulary import Vocabulary
+from keytokens.texts import as_texts
 
 #: Which tokens may be returned: every token, all but special tokens, or content tokens only.
 TOKEN_FILTERS = ("all", "no-special", "content")
@@ -59,10 +61,20 @@ class AlignedTokens:
         }
 
 
+def check_token_filter(token_filter: str) -> str:
+    """Return ``token_filter`` if it is in :data:`TOKEN_FILTERS`.
+
+    Raises:
+        UnknownNameError: naming the accepted filters.
+    """
+    if token_filter not in TOKEN_FILTERS:
+        raise UnknownNameError(f"unknown token filter {token_filter!r}; expected one of {list(TOKEN_FILTERS)}")
+    return token_filter
+
+
 def token_mask(vocabulary: Vocabulary, token_filter: str) -> np.ndarray | None:
     """The ``(|V|,) bool`` mask for a filter name in :data:`TOKEN_FILTERS` (``None`` = all)."""
-    if token_filter not in TOKEN_FILTERS:
-        raise ValueError(f"unknown token filter {token_filter!r}; expected one of {list(TOKEN_FILTERS)}")
+    check_token_filter(token_filter)
     if token_filter == "all":
         return None
     return vocabulary.content if token_filter == "content" else ~vocabulary.special
@@ -101,5 +113,5 @@ def aligned_tokens(
         scores=scores,
         tokens=tuple(tuple(vocabulary.readable[i] for i in row) for row in ids),
         raw_tokens=tuple(tuple(vocabulary.raw[i] for i in row) for row in ids),
-        texts=None if texts is None else tuple(texts),
+        texts=None if texts is None else tuple(as_texts(texts)),
     )

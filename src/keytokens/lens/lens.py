@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keytokens.embedders import Embedder, Preset, Role
+from keytokens.embedders import Embedder, Preset, Role, check_texts
 from keytokens.heads import VocabHead
 from keytokens.lens.aligned import AlignedTokens, aligned_tokens
 from keytokens.lens.vocabulary import Vocabulary
@@ -58,19 +58,20 @@ class Lens:
         vocab = Vocabulary.from_tokenizer(loaded.tokenizer, size=loaded.head.vocab_size)
         return cls(loaded.embedder, loaded.head, vocab, name=loaded.preset.name, preset=loaded.preset)
 
-    def encode(self, texts: Sequence[str], *, role: Role = "document", show_progress: bool = False) -> np.ndarray:
-        """``(n, d) float32`` embeddings of ``texts``."""
-        return self.embedder.encode(list(texts), role=role, show_progress=show_progress)
+    def encode(self, texts: str | Sequence[str], *, role: Role = "document", show_progress: bool = False) -> np.ndarray:
+        """``(n, d) float32`` embeddings of ``texts`` (one string is one text: ``(1, d)``)."""
+        return self.embedder.encode(check_texts(texts), role=role, show_progress=show_progress)
 
     def aligned_tokens(
         self,
-        texts: Sequence[str],
+        texts: str | Sequence[str],
         *,
         k: int = 10,
         role: Role = "document",
         token_filter: str = "all",
         show_progress: bool = False,
     ) -> AlignedTokens:
-        """Embed ``texts`` and return their top-``k`` aligned tokens."""
+        """Embed ``texts`` and return their top-``k`` aligned tokens (one string is one text)."""
+        texts = check_texts(texts)
         emb = self.encode(texts, role=role, show_progress=show_progress)
         return aligned_tokens(emb, self.head, self.vocabulary, k=k, token_filter=token_filter, texts=tuple(texts))

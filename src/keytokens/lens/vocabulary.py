@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keytokens.errors import ShapeError
+from keytokens.texts import as_texts
 
 _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", " ": "␣"}
 
@@ -99,9 +100,9 @@ class Vocabulary:
         _, surface = np.unique(np.asarray(forms, dtype=object).astype(str), return_inverse=True)
         return cls(tokenizer, tuple(raw), tuple(legible), special, content, surface.astype(np.int64))
 
-    def token_ids(self, texts: Sequence[str], *, add_special_tokens: bool = False) -> list[np.ndarray]:
-        """Each text's own token ids (``T_s`` of PAPER.md §2), as the tokenizer splits it."""
-        enc = self.tokenizer(list(texts), add_special_tokens=add_special_tokens, truncation=False)
+    def token_ids(self, texts: str | Sequence[str], *, add_special_tokens: bool = False) -> list[np.ndarray]:
+        """Each text's own token ids (``T_s`` of PAPER.md §2), as the tokenizer splits it (one string: one text)."""
+        enc = self.tokenizer(as_texts(texts), add_special_tokens=add_special_tokens, truncation=False)
         return [np.asarray(ids, dtype=np.int64) for ids in enc["input_ids"]]
 
     def render(self, ids: np.ndarray) -> list[str]:

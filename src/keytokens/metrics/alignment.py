@@ -19,6 +19,7 @@ import numpy as np
 from keytokens.errors import UnknownNameError
 from keytokens.heads import VocabHead, topk
 from keytokens.lens.vocabulary import Vocabulary
+from keytokens.texts import as_texts
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,7 @@ def score_rankings(
 
 def alignment_scores(
     embeddings: np.ndarray,
-    texts: Sequence[str],
+    texts: str | Sequence[str],
     head: VocabHead,
     vocabulary: Vocabulary,
     *,
@@ -183,6 +184,7 @@ def alignment_scores(
     Returns:
         One :class:`AlignmentScores` per definition, in the order asked.
     """
+    texts = as_texts(texts)
     if len(texts) != len(embeddings):
         raise ValueError(f"{len(texts)} texts for {len(embeddings)} embeddings")
     defs = [get_definition(d) for d in definitions]

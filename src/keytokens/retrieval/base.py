@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from keytokens.embedders.base import check_texts
 from keytokens.ranking import SearchResults
+from keytokens.texts import check_texts
 
 
 @runtime_checkable
@@ -20,11 +20,11 @@ class Retriever(Protocol):
         ...
 
 
-def check_search(queries: Sequence[str], k: int) -> list[str]:
+def check_search(queries: str | Sequence[str], k: int) -> list[str]:
     """Validate a search call's arguments.
 
     Raises:
-        InputError: ``queries`` is one bare string or holds a non-string.
+        InputError: ``queries`` holds a non-string (one string is one query).
         EmptyTextError: a query is empty or whitespace only.
         ValueError: ``k`` is not a positive integer.
     """

@@ -14,6 +14,7 @@ import numpy as np
 from keytokens.errors import InputError
 from keytokens.ranking import SearchResults, top_k
 from keytokens.retrieval.base import check_search
+from keytokens.texts import as_texts
 
 
 class BM25Retriever:
@@ -48,7 +49,7 @@ class BM25Retriever:
         import bm25s
         import Stemmer
 
-        texts, ids = list(texts), list(doc_ids)
+        texts, ids = as_texts(texts), list(doc_ids)
         if not texts:
             raise InputError("cannot build an index of an empty corpus")
         if len(ids) != len(texts) or len(set(ids)) != len(ids):

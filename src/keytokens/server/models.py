@@ -86,7 +86,7 @@ class ServedModel:
 
 def first_component(lens: Lens, texts: Sequence[str]) -> tuple[Spectrum, float]:
     """``u_1`` of ``lens``'s embeddings of ``texts`` (uncentred SVD, as the paper) and the mean ``h·u_1``."""
-    h = lens.encode(list(texts))
+    h = lens.encode(texts)
     spectrum = principal_components(h, n_components=1)
     return spectrum, float((h @ spectrum.first).mean())
 

@@ -65,7 +65,7 @@ class CorpusEncoding:
 
 
 #: Preset fields that do not change a text's embedding (the head only reads it; the rest is description).
-_NOT_EMBEDDING = ("head", "note", "family", "package", "backbone")
+_NOT_EMBEDDING = ("head", "note", "use", "family", "package", "backbone")
 
 
 def lens_settings(lens: Lens) -> dict:
@@ -114,7 +114,7 @@ def read_documents(
     if isinstance(config, LexicalIndexConfig):
         return _lexical_documents(lens, embeddings, texts, config)
     centering = Centering.fit(config.centering, embeddings)
-    own = tokenize(lens.vocabulary.tokenizer, list(texts)) if config.keep_own_tokens and texts is not None else None
+    own = tokenize(lens.vocabulary.tokenizer, texts) if config.keep_own_tokens and texts is not None else None
     vectors = encode_documents(
         embeddings,
         lens.head,

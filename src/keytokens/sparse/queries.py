@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from keytokens.errors import ShapeError, UnknownNameError
+from keytokens.texts import as_texts
 
 
 def one(df: np.ndarray, n_docs: int) -> np.ndarray:
@@ -140,7 +141,7 @@ def encode_queries(
     from keytokens.heads import topk
     from keytokens.sparse.tokenizer import tokenize
 
-    texts = list(texts)
+    texts = as_texts(texts)
     expansion = None
     if config.expansion:
         emb = lens.encode(texts, role="query")

@@ -17,6 +17,7 @@ import numpy as np
 from keytokens.errors import InputError
 from keytokens.heads.targets import tokenizer_fingerprint  # one definition, shared with fitted heads
 from keytokens.strings import is_valid_unicode, printable
+from keytokens.texts import as_texts
 
 TOKENIZER_DIR = "tokenizer"
 _SPECIAL_FILE = "keytokens_special.json"
@@ -97,7 +98,7 @@ class SavedTokenizer:
 
     def __call__(self, texts: Sequence[str], *, add_special_tokens: bool = True, truncation: bool = False) -> dict:
         """``{"input_ids": [...]}`` for a batch of texts (never truncated)."""
-        encoded = self.backend.encode_batch(list(texts), add_special_tokens=add_special_tokens)
+        encoded = self.backend.encode_batch(as_texts(texts), add_special_tokens=add_special_tokens)
         return {"input_ids": [e.ids for e in encoded]}
 
     def get_vocab(self) -> dict[str, int]:

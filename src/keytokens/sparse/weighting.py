@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from scipy.special import logsumexp
 
 from keytokens.errors import UnknownNameError
 
@@ -35,6 +34,8 @@ def log1p_relu(logits: np.ndarray) -> np.ndarray:
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """``p_t = exp(z_t) / Σ_v exp(z_v)`` over the indexable vocabulary (the distribution of Text2Token, §6)."""
+    from scipy.special import logsumexp  # here, not at import (start-up of `keytokens search`)
+
     norm = logsumexp(logits.astype(np.float64), axis=1, keepdims=True)
     return np.exp(logits - norm).astype(np.float32)
 

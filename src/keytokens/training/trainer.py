@@ -77,6 +77,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.method not in ("lora", "full"):
             raise InputError(f"method must be 'lora' or 'full'; got {self.method!r}")
+        get_pooling(self.pooling)  # an unknown pooling fails here, before the backbone loads
         for name in ("steps", "batch_size", "max_length", "checkpoint_every", "lora_r"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be positive; got {getattr(self, name)}")
@@ -297,7 +298,7 @@ def train(
         logger.info("resuming from step %d", start)
     t0 = time.perf_counter()
     steps = range(start, config.steps)
-    for step in track(steps, total=len(steps), description="training", enabled=show_progress):
+    for step in track(steps, total=len(steps), description="training", enabled=show_progress, unit="steps"):
         losses.append(run.step(step))
         if (step + 1) % 10 == 0:
             logger.info("step %d/%d loss %.4f (%.1f s)", step + 1, config.steps, losses[-1], time.perf_counter() - t0)
