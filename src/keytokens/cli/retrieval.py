@@ -30,6 +30,10 @@ KeepOwn = Annotated[bool, typer.Option("--keep-own-tokens", help="also index eac
 QueryWeights = Annotated[str, typer.Option("--query-weights", help="query token weights: idf or one")]
 MaxLength = Annotated[int | None, typer.Option("--max-length", min=1, help="cap on document tokens")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="do not reuse or save cached corpus embeddings")]
+Engine = Annotated[str, typer.Option("--engine", help="sparse search engine saved with the index: exact or seismic")]
+EngineOption = Annotated[
+    list[str] | None, typer.Option("--engine-option", help="engine knob KEY=VALUE, repeatable (heap_factor=0.9)")
+]
 
 
 @app.command()
@@ -50,10 +54,15 @@ def index(
     uri: Uri = "./keytokens.db",
     collection: Collection = "keytokens",
     from_shards: FromShards = None,
+    engine: Engine = "exact",
+    engine_option: EngineOption = None,
     as_json: Json = False,
 ) -> None:
     """Build a sparse index of aligned tokens (and optionally a dense index) from a corpus."""
+    engine_options = _engine_options(engine, engine_option)
     if backend != "embedded" or from_shards is not None:
+        if engine != "exact" or engine_options:
+            raise typer.BadParameter("--engine works with `keytokens index CORPUS --out DIR` (embedded backend)")
         from keytokens.sparse import SparseConfig
 
         config = SparseConfig(k=k, weighting=weighting, centering=centering, keep_own_tokens=keep_own_tokens)
@@ -82,6 +91,8 @@ def index(
     lens = Lens.load(model, head=head, max_length=max_length)
     encoding = encode_corpus(lens, texts, config, cache=not no_cache, show_progress=not as_json)
     sparse = build_index(lens, encoding, doc_ids)
+    if engine != "exact":
+        sparse = sparse.with_engine(engine, engine_options)
     sparse.save(out_dir, tokenizer=lens.vocabulary.tokenizer, overwrite=force)
     summary = {"index": str(out_dir), **sparse.to_dict(), "seconds": round(time.perf_counter() - start, 3)}
     if dense_out is not None:
@@ -116,9 +127,12 @@ def search(
     uri: Uri = "./keytokens.db",
     mode: Annotated[str, typer.Option("--mode", help="Milvus: sparse, dense or hybrid (Milvus's RRF)")] = "sparse",
     head: Head = None,
+    engine_option: EngineOption = None,
     as_json: Json = False,
 ) -> None:
     """Search a sparse (or dense) index; --explain shows why each document matched.
+
+    A sparse index is searched by the engine saved with it; --engine-option changes its search knobs.
 
     With --backend milvus, INDEX names a collection at --uri written by `keytokens index --backend milvus`.
     """
@@ -136,7 +150,7 @@ def search(
             raise typer.BadParameter("--explain works on sparse indexes only")
         retriever = _dense_retriever(index_dir, model)
     else:
-        retriever = _sparse_retriever(index_dir, model, expand, query_weights)
+        retriever = _sparse_retriever(index_dir, model, expand, query_weights, engine_option or [])
     results = retriever.search(queries, k=k)
     rows = []
     for i, query in enumerate(queries):
@@ -152,15 +166,26 @@ def search(
         _print_hits(row, explain)
 
 
-def _sparse_retriever(index_dir: Path, model: str | None, expand: int, query_weights: str):
+def _engine_options(engine: str, pairs: list[str] | None) -> dict:
+    """Parse and check ``--engine-option`` pairs before any work (a bad knob fails fast)."""
+    from keytokens.sparse.engines import engine_params, parse_options
+
+    options = parse_options(engine, pairs or [])
+    engine_params(engine, options)
+    return options
+
+
+def _sparse_retriever(index_dir: Path, model: str | None, expand: int, query_weights: str, pairs: list[str]):
     from keytokens.lens import Lens
     from keytokens.retrieval import SparseRetriever
     from keytokens.sparse import QueryConfig, SparseIndex
+    from keytokens.sparse.engines import stored_engine
 
     query = QueryConfig(weights=query_weights, expansion=expand)
+    options = _engine_options(stored_engine(index_dir), pairs)
     if model is None and expand == 0:
-        return SparseRetriever.load(index_dir, query=query)
-    index = SparseIndex.load(index_dir)
+        return SparseRetriever.load(index_dir, query=query, engine_options=options)
+    index = SparseIndex.load(index_dir, engine_options=options)
     return SparseRetriever.from_lens(index, Lens.load(model or index.info.model), query=query)
 
 
