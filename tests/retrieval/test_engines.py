@@ -102,7 +102,7 @@ def test_search_knobs_change_on_load_build_knobs_are_refused(tmp_path):
     _index().with_engine("seismic").save(tmp_path / "idx")
     loaded = SparseIndex.load(tmp_path / "idx", engine_options={"heap_factor": 0.5})
     assert loaded.engine.params.heap_factor == 0.5
-    with pytest.raises(StoreError, match="was built with .*n_postings.*rebuild"):
+    with pytest.raises(StoreError, match=r"was built with .*n_postings.*rebuild"):
         SparseIndex.load(tmp_path / "idx", engine_options={"n_postings": 10})
 
 
@@ -122,7 +122,7 @@ def test_damaged_or_foreign_engine_files_are_refused(tmp_path):
     with pytest.raises(StoreError, match="damaged"):
         SparseIndex.load(tmp_path / "a")
     file.unlink()
-    with pytest.raises(StoreError, match="seismic.index.seismic is missing"):
+    with pytest.raises(StoreError, match=r"seismic\.index\.seismic is missing"):
         SparseIndex.load(tmp_path / "a")
 
     # an engine folder copied beside another matrix
