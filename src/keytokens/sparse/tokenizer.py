@@ -31,7 +31,12 @@ def special_mask(tokenizer, vocab_size: int) -> np.ndarray:
 
 def tokenize(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
     """Each text's own token ids (no special tokens added, no truncation)."""
-    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and backend.truncation is None and backend.padding is None:
+        # a Hugging Face fast tokenizer calls this same Rust tokenizer; called directly it costs a third less
+        encoded = [e.ids for e in backend.encode_batch(list(texts), add_special_tokens=False)]
+    else:
+        encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
     return [np.asarray(ids, dtype=np.int64) for ids in encoded]
 
 
