@@ -281,3 +281,23 @@ def test_query_vectors_are_int32_csr_without_copies():
     q = query_vectors([np.array([3, 1, 3])], token_weights=np.arange(5, dtype=np.float32), indexable=np.ones(5, bool))
     assert q.indices.dtype == np.int32 and q.indptr.dtype == np.int32 and q.dtype == np.float32
     assert q.has_canonical_format and q.toarray().tolist() == [[0, 1, 0, 3, 0]]
+
+
+def test_dotvbyte_compression_round_trip(tmp_path):
+    rng = np.random.default_rng(3)
+    matrix = sp.random(3000, V, density=0.08, format="csr", dtype=np.float32, random_state=1)
+    matrix.data = rng.uniform(0.1, 3, matrix.nnz).astype(np.float32)  # few ties: overlap measures recall
+    exact = _index(matrix)
+    small = exact.with_engine("seismic", {**NO_PRUNING, "compression": "dotvbyte"})
+    small.save(tmp_path / "idx")
+    loaded = SparseIndex.load(tmp_path / "idx")
+    assert loaded.engine.params.compression == "dotvbyte"
+    assert loaded.search(_queries(), k=10) == small.search(_queries(), k=10)
+    got, want = small.search(_queries(), k=10).doc_ids, exact.search(_queries(), k=10).doc_ids
+    assert np.mean([len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(got, want, strict=True)]) > 0.95
+    with pytest.raises(InputError, match="compression must be one of"):
+        engine_params("seismic", {"compression": "zstd"})
+    vocab = 70_000
+    big = sp.csr_matrix(([1.0], ([0], [69_999])), shape=(1, vocab), dtype=np.float32)
+    with pytest.raises(InputError, match="dotvbyte compression takes at most 65536 tokens"):
+        _index(big, vocab=vocab).with_engine("seismic", {"compression": "dotvbyte"})

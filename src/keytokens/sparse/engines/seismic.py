@@ -25,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from keytokens.errors import require
+from keytokens.errors import InputError, require
 from keytokens.sparse.engines.base import SEARCH, check_range
 from keytokens.store import StoreError
 
@@ -33,6 +33,8 @@ from keytokens.store import StoreError
 U16_VOCAB = 1 << 16
 FILE = "seismic"
 SUFFIX = ".index.seismic"
+#: Forward-index layouts: float16 weights with uint16 token ids, or DotVByte-compressed token ids.
+COMPRESSIONS = ("none", "dotvbyte")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class SeismicParams:
         min_cluster_size: fewest postings in a block; build.
         summary_energy: share of a block's weight mass its summary keeps, in (0, 1]; build.
         doc_cut: document tokens used to cluster postings; build.
+        compression: forward index layout, one of :data:`COMPRESSIONS` (``dotvbyte`` compresses the
+            token ids; vocabularies of at most 65,536 tokens); build.
         query_cut: the query's heaviest tokens visited, 0 for all; search.
         heap_factor: a block is skipped when its summary score is below ``heap_factor`` × the k-th
             best score so far, in (0, 1]; 1 prunes most; search.
@@ -57,6 +61,7 @@ class SeismicParams:
     min_cluster_size: int = 2
     summary_energy: float = 0.4
     doc_cut: int = 15
+    compression: str = "none"
     query_cut: int = field(default=0, metadata=SEARCH)
     heap_factor: float = field(default=0.8, metadata=SEARCH)
 
@@ -67,6 +72,8 @@ class SeismicParams:
         check_range("min_cluster_size", self.min_cluster_size, low=1, integer=True)
         check_range("summary_energy", self.summary_energy, low=0.0, high=1.0, low_open=True)
         check_range("doc_cut", self.doc_cut, low=1, integer=True)
+        if self.compression not in COMPRESSIONS:
+            raise InputError(f"compression must be one of {list(COMPRESSIONS)}; got {self.compression!r}")
         check_range("query_cut", self.query_cut, low=0, integer=True)
         check_range("heap_factor", self.heap_factor, low=0.0, high=1.0, low_open=True)
 
@@ -79,6 +86,7 @@ class SeismicParams:
             "min_cluster_size": self.min_cluster_size,
             "summary_energy": self.summary_energy,
             "doc_cut": self.doc_cut,
+            "compression": self.compression,
             "query_cut": self.query_cut,
             "heap_factor": self.heap_factor,
         }
@@ -107,10 +115,13 @@ class SeismicEngine:
 
         Raises:
             MissingDependencyError: ``pyseismic-lsr`` is not installed (extra ``engines``).
+            InputError: ``dotvbyte`` asked for a vocabulary above 65,536 tokens.
         """
         params = params or SeismicParams()
         seismic = _seismic()
         large = matrix.shape[1] > U16_VOCAB
+        if large and params.compression == "dotvbyte":
+            raise InputError(f"Seismic's dotvbyte compression takes at most {U16_VOCAB} tokens; got {matrix.shape[1]}")
         dataset = (seismic.SeismicDatasetLV if large else seismic.SeismicDataset)(dim=int(matrix.shape[1]))
         rows = sp.csr_matrix(matrix)  # (n_docs, |V|) with sorted token ids per row, as Seismic requires
         rows.sort_indices()
@@ -118,8 +129,8 @@ class SeismicEngine:
         indptr = rows.indptr.astype(np.int64)
         dataset.add_documents_by_id(ids, rows.indices.astype(np.int64), rows.data.astype(np.float32), indptr)
         del rows
-        kind = seismic.SeismicIndexLV if large else seismic.SeismicIndex
-        knobs = {k: v for k, v in params.to_dict().items() if k not in ("query_cut", "heap_factor")}
+        kind = _index_class(seismic, params, large=large)
+        knobs = {k: v for k, v in params.to_dict().items() if k not in ("query_cut", "heap_factor", "compression")}
         with _quiet():
             index = kind.build_from_dataset(dataset, **knobs)
         return cls(index, params)
@@ -133,7 +144,7 @@ class SeismicEngine:
         """
         seismic = _seismic()
         path = Path(folder) / (FILE + SUFFIX)
-        kind = seismic.SeismicIndexLV if matrix.shape[1] > U16_VOCAB else seismic.SeismicIndex
+        kind = _index_class(seismic, params, large=matrix.shape[1] > U16_VOCAB)
         try:
             with _quiet():
                 index = kind.load(str(path))
@@ -180,6 +191,12 @@ class SeismicEngine:
     def replace(self, **knobs) -> SeismicEngine:
         """Shorthand for :meth:`with_params` with some knobs changed."""
         return self.with_params(replace(self.params, **knobs))
+
+
+def _index_class(seismic, params: SeismicParams, *, large: bool):
+    if params.compression == "dotvbyte":
+        return seismic.SeismicIndexDotVByte
+    return seismic.SeismicIndexLV if large else seismic.SeismicIndex
 
 
 def _spans(indptr: np.ndarray):
