@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from keytokens.errors import ShapeError, UnknownNameError
+from keytokens.sparse.tokenizer import tokenize
 
 
 def one(df: np.ndarray, n_docs: int) -> np.ndarray:
@@ -133,12 +134,11 @@ def encode_queries(
         lens: runs the model for expansion (only read when ``config.expansion > 0``).
         centering: the index's centering, applied to the query embeddings before the head.
     """
-    from keytokens.heads import topk
-    from keytokens.sparse.tokenizer import tokenize
-
     texts = list(texts)
     expansion = None
     if config.expansion:
+        from keytokens.heads import topk
+
         emb = lens.encode(texts, role="query")
         emb = centering.apply(emb) if centering is not None else emb
         expansion, _ = topk(lens.head, emb, config.expansion, mask=indexable)
