@@ -5,7 +5,8 @@
 Logits are MiniLM's head applied to the embeddings of the first 256 unique STS-B test sentences
 (``(256, 30522)`` float32, one chunk of ``heads.topk``), k = 10 and 64; each method's time is the
 fastest of 7 runs, in the same process, alternating. The projection (matrix product) is timed
-alongside for scale. Writes bench/results/topk.json and topk.md.
+alongside for scale, and the matrix product in float32, bfloat16 and float16 (torch, one thread:
+half precision only pays on CPUs with AVX512-BF16/FP16 or AMX). Writes bench/results/topk.json and topk.md.
 """
 
 from __future__ import annotations
@@ -58,19 +59,43 @@ def main() -> None:
         print(f"[topk] {row}", flush=True)
     emb = lens.encode(texts, role="document")
     project_ms = fastest(lambda: lens.head.project(emb))
+    half = half_precision(emb, lens.head.weight)
     result = {"command": "python bench/topk.py", "machine": machine_info(), "load_average": list(os.getloadavg()),
-              "texts": len(texts), "project_ms": project_ms, "rows": rows}  # fmt: skip
+              "texts": len(texts), "project_ms": project_ms, "matmul_ms_by_dtype": half, "rows": rows}  # fmt: skip
     md = ["# Top-k of MiniLM's vocabulary logits", "", f"Command: `{result['command']}`; load average "
           f"{result['load_average']}; {len(texts)} STS-B sentences, logits {logits.shape}; projection "
           f"(matrix product) {project_ms:.1f} ms for all of them.", "",
           "| k | argpartition ms | group-max ms | speed-up | same scores |", "|---|---|---|---|---|"]  # fmt: skip
+    tail = ["", "Matrix product (embeddings @ Wᵀ) in torch, one thread, by dtype (ms): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in half.items())
+            + f"; CPU capability {half_capability()}."]  # fmt: skip
     for r in rows:
         speedup = r["argpartition_ms"] / r["group_max_ms"]
         cells = [r["k"], f"{r['argpartition_ms']:.1f}", f"{r['group_max_ms']:.1f}", f"{speedup:.1f}×", r["same_scores"]]
         md.append("| " + " | ".join(map(str, cells)) + " |")
+    md += tail
     write_json(RESULTS / "topk.json", result)
     write_atomic(RESULTS / "topk.md", "\n".join(md) + "\n")
     print("\n".join(md))
+
+
+def half_precision(emb: np.ndarray, weight: np.ndarray) -> dict:
+    """The projection's matrix product in float32, bfloat16 and float16 (torch, one thread)."""
+    import torch
+
+    torch.set_num_threads(1)
+    h, w = torch.from_numpy(np.ascontiguousarray(emb)), torch.from_numpy(np.ascontiguousarray(weight))
+    out = {}
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        a, b = h.to(dtype), w.to(dtype)
+        out[str(dtype).removeprefix("torch.")] = fastest(lambda a=a, b=b: a @ b.T)
+    return out
+
+
+def half_capability() -> str:
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
 
 
 if __name__ == "__main__":
