@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -187,10 +187,6 @@ class SeismicEngine:
             positions.append(pos[order])
             scores.append(sc[order])
         return positions, scores
-
-    def replace(self, **knobs) -> SeismicEngine:
-        """Shorthand for :meth:`with_params` with some knobs changed."""
-        return self.with_params(replace(self.params, **knobs))
 
 
 def _index_class(seismic, params: SeismicParams, *, large: bool):
