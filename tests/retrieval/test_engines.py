@@ -245,6 +245,8 @@ def test_cli_index_and_search_with_seismic(beir_dir, tmp_path, fake_model, capsy
     assert summary["engine"]["bytes"] > 0
     assert main(["search", str(idx), "cherry pie", "-k", "2", "--json", "--engine-option", "heap_factor=0.5"]) == 0
     assert [h["id"] for h in json.loads(capsys.readouterr().out)["queries"][0]["hits"]] == ["d3", "d1"]
+    assert main(["index", corpus, "-k", "3", "--out", str(tmp_path / "table"), "--engine", "seismic"]) == 0
+    assert "engine seismic (" in capsys.readouterr().out
 
     for bad, message in [
         (["search", str(idx), "pie", "--engine-option", "n_postings=5"], "rebuild the index with those options"),

@@ -102,7 +102,10 @@ def index(
     if as_json:
         out.print_json(json.dumps(summary))
         return
-    table = Table("index", "model", "documents", "tokens/doc", "MB", title=f"K={k}, {weighting}, centering {centering}")
+    title = f"K={k}, {weighting}, centering {centering}, engine {engine}"
+    if sparse.engine.nbytes:
+        title += f" ({sparse.engine.nbytes / 1e6:.1f} MB)"
+    table = Table("index", "model", "documents", "tokens/doc", "MB", title=title)
     mb = f"{sparse.nbytes / 1e6:.2f}"
     table.add_row(str(out_dir), lens.name, str(sparse.n_docs), f"{sparse.nnz / sparse.n_docs:.1f}", mb)
     out.print(table)
