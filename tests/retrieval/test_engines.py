@@ -1,20 +1,17 @@
 import json
-import sys
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from keytokens.errors import InputError, MissingDependencyError, UnknownNameError
+from keytokens.errors import InputError
 from keytokens.sparse import IndexInfo, SparseConfig, SparseIndex
 from keytokens.sparse.engines import (
-    ENGINES,
     ExactEngine,
     SeismicParams,
     build_engine,
     configure,
     engine_params,
-    parse_options,
     stored_engine,
 )
 from keytokens.store import StoreError
@@ -133,39 +130,6 @@ def test_damaged_or_foreign_engine_files_are_refused(tmp_path):
         SparseIndex.load(tmp_path / "c")
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"heap_factor": 0.0}, r"heap_factor must be in \(0.0, 1.0\]; got 0.0"),
-        ({"heap_factor": 1.5}, r"heap_factor must be in \(0.0, 1.0\]"),
-        ({"summary_energy": -0.1}, "summary_energy must be in"),
-        ({"n_postings": 0}, r"n_postings must be in \[1, ∞\)"),
-        ({"n_postings": 2.5}, "n_postings must be an integer"),
-        ({"query_cut": -1}, "query_cut must be in"),
-        ({"heap": 0.5}, "unknown engine option 'heap'; expected one of"),
-    ],
-)
-def test_knobs_out_of_range_are_refused(options, message):
-    with pytest.raises(InputError, match=message):
-        engine_params("seismic", options)
-
-
-def test_unknown_engine_lists_the_engines():
-    with pytest.raises(UnknownNameError, match=r"unknown engine 'pisa'; expected one of \['exact', 'seismic'\]"):
-        _index().with_engine("pisa")
-    assert sorted(ENGINES) == ["exact", "seismic"]
-
-
-def test_parse_options_types_and_errors():
-    assert parse_options("seismic", ["heap_factor=0.9", "query-cut=8"]) == {"heap_factor": 0.9, "query_cut": 8}
-    with pytest.raises(InputError, match="not KEY=VALUE"):
-        parse_options("seismic", ["heap_factor"])
-    with pytest.raises(InputError, match="query_cut must be int; got 'x'"):
-        parse_options("seismic", ["query_cut=x"])
-    with pytest.raises(InputError, match="unknown exact engine option 'heap_factor'"):
-        parse_options("exact", ["heap_factor=1"])
-
-
 def test_configure_changes_search_knobs_only():
     engine = build_engine("seismic", _index().matrix)
     assert configure(engine, {"heap_factor": 0.3}).params == SeismicParams(heap_factor=0.3)
@@ -198,12 +162,6 @@ def test_the_library_prints_nothing(tmp_path, capfd):
     fast.save(tmp_path / "idx")
     SparseIndex.load(tmp_path / "idx")
     assert capfd.readouterr().out == ""
-
-
-def test_missing_package_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "seismic", None)  # import seismic now raises ImportError
-    with pytest.raises(MissingDependencyError, match=r"keytokens\[engines\]"):
-        _index().with_engine("seismic")
 
 
 @pytest.fixture
@@ -259,30 +217,6 @@ def test_cli_index_and_search_with_seismic(beir_dir, tmp_path, fake_model, capsy
         assert message in err and "Traceback" not in err
         assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
-
-
-def test_tokenize_fast_path_equals_the_tokenizer_call():
-    from keytokens.sparse.tokenizer import tokenize
-    from tests.retrieval.tinylens import tiny_tokenizer
-
-    tok = tiny_tokenizer()
-    texts = ["Apple pie", "red CHERRY tree unknownword", "pie"]
-    want = [np.asarray(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
-    assert [t.tolist() for t in tokenize(tok, texts)] == [w.tolist() for w in want]
-    # a tokenizer left truncating (by an earlier call) is not bypassed: queries are never truncated
-    tok(["apple pie tree"], truncation=True, max_length=1)
-    assert tok.backend_tokenizer.truncation is not None
-    assert [t.tolist() for t in tokenize(tok, ["apple pie tree"])] == [
-        tok(["apple pie tree"], add_special_tokens=False, truncation=False)["input_ids"][0]
-    ]
-
-
-def test_query_vectors_are_int32_csr_without_copies():
-    from keytokens.sparse import query_vectors
-
-    q = query_vectors([np.array([3, 1, 3])], token_weights=np.arange(5, dtype=np.float32), indexable=np.ones(5, bool))
-    assert q.indices.dtype == np.int32 and q.indptr.dtype == np.int32 and q.dtype == np.float32
-    assert q.has_canonical_format and q.toarray().tolist() == [[0, 1, 0, 3, 0]]
 
 
 def test_dotvbyte_compression_round_trip(tmp_path):
