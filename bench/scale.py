@@ -70,6 +70,8 @@ def bench_engines(name, ids, vectors, embeddings, q_sparse, q_dense, info, workd
     sparse_lat, sparse_hits = _latency(lambda q: sparse.search(q, k=10), q_sparse, single)
     dense_lat, _ = _latency(lambda q: dense.search(q, k=10), q_dense, single)
     embedded = {
+        "engine": sparse.engine.name,
+        "engine_params": sparse.engine.params.to_dict(),
         "ingest_s": embedded_ingest,
         "docs_per_s": n / embedded_ingest,
         "sparse": sparse_lat,
@@ -89,6 +91,11 @@ def bench_engines(name, ids, vectors, embeddings, q_sparse, q_dense, info, workd
     hybrid = _latency(lambda q: index.search_hybrid(q, q_dense[: q.shape[0]], k=10), q_sparse, n_single=0)[0]
     agree = np.mean([set(a) == set(b) for a, b in zip(sparse_hits.doc_ids, m_hits.doc_ids, strict=True)])
     milvus = {
+        "engine": "milvus-lite",
+        "engine_params": {
+            "inverted_index_algo": index.info.sparse_algo,
+            "dim_max_score_ratio": index.info.dim_max_score_ratio,
+        },
         "ingest_s": milvus_ingest,
         "docs_per_s": n / milvus_ingest,
         "sparse": m_sparse,

@@ -16,6 +16,8 @@ HUGE = "apple pie " * 500_000  # 5 MB, 1 M tokens
 class Spy:
     """A tokenizer that records how many characters each call was given."""
 
+    backend_tokenizer = None  # every call goes through __call__ (no fast path around the spy)
+
     def __init__(self, tokenizer) -> None:
         self.tokenizer = tokenizer
         self.chars: list[int] = []

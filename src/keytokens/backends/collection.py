@@ -18,6 +18,10 @@ from keytokens.sparse.index import IndexInfo
 
 #: Layout of the Milvus collections (fields, side record); bump when it changes.
 SCHEMA_VERSION = 1
+#: Milvus's query algorithms of a ``SPARSE_INVERTED_INDEX`` (its ``inverted_index_algo``), Milvus's default first.
+SPARSE_ALGOS = ("DAAT_MAXSCORE", "DAAT_WAND", "TAAT_NAIVE")
+#: Range Milvus (knowhere) accepts for the search knob ``dim_max_score_ratio`` (default 1.05; below 1 prunes).
+DIM_MAX_SCORE_RATIO = (0.5, 1.3)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 
 
@@ -42,6 +46,10 @@ class CollectionInfo:
         similarity: dense similarity (``dot`` or ``cosine``; cosine vectors are stored unit-normalised).
         positive: key of :data:`~keytokens.backends.positive.POSITIVE_TRANSFORMS` applied to document weights.
         schema_version: :data:`SCHEMA_VERSION` of the layout.
+        sparse_algo: the sparse index's ``inverted_index_algo``, one of :data:`SPARSE_ALGOS` (chosen by
+            bench/milvus_sparse.py; collections recorded without it were built with Milvus's default, the first).
+        dim_max_score_ratio: Milvus's search knob scaling each token's maximum score in MaxScore/WAND
+            pruning, in :data:`DIM_MAX_SCORE_RATIO`; None for Milvus's default (1.05, exact).
     """
 
     index: IndexInfo
@@ -49,12 +57,29 @@ class CollectionInfo:
     similarity: str = "dot"
     positive: str = "none"
     schema_version: int = SCHEMA_VERSION
+    sparse_algo: str = SPARSE_ALGOS[0]
+    dim_max_score_ratio: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.dim, int) or self.dim < 1:
             raise ValueError(f"dim must be a positive integer; got {self.dim!r}")
         get_similarity(self.similarity)
         get_positive(self.positive)
+        if self.sparse_algo not in SPARSE_ALGOS:
+            raise InputError(
+                f"unknown Milvus sparse algorithm {self.sparse_algo!r}; expected one of {list(SPARSE_ALGOS)}"
+            )
+        low, high = DIM_MAX_SCORE_RATIO
+        ratio = self.dim_max_score_ratio
+        if ratio is not None and (
+            isinstance(ratio, bool) or not isinstance(ratio, int | float) or not low <= ratio <= high
+        ):
+            raise InputError(f"dim_max_score_ratio must be None or in [{low}, {high}]; got {ratio!r}")
+
+    def sparse_search_params(self) -> dict:
+        """Search parameters of the sparse field, as Milvus takes them."""
+        params = {} if self.dim_max_score_ratio is None else {"dim_max_score_ratio": self.dim_max_score_ratio}
+        return {"metric_type": "IP", "params": params}
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -64,6 +89,8 @@ class CollectionInfo:
             "similarity": self.similarity,
             "positive": self.positive,
             "schema_version": self.schema_version,
+            "sparse_algo": self.sparse_algo,
+            "dim_max_score_ratio": self.dim_max_score_ratio,
         }
 
     @classmethod
@@ -79,6 +106,8 @@ class CollectionInfo:
             similarity=get_str(data, "similarity"),
             positive=get_str(data, "positive"),
             schema_version=get_int(data, "schema_version"),
+            sparse_algo=str(data.get("sparse_algo", SPARSE_ALGOS[0])),
+            dim_max_score_ratio=data.get("dim_max_score_ratio"),
         )
 
     def differences(self, other: CollectionInfo) -> list[str]:
@@ -111,4 +140,11 @@ def flatten(data: dict, prefix: str = "") -> dict:
     return out
 
 
-__all__ = ["SCHEMA_VERSION", "CollectionInfo", "check_collection_name", "flatten"]
+__all__ = [
+    "DIM_MAX_SCORE_RATIO",
+    "SCHEMA_VERSION",
+    "SPARSE_ALGOS",
+    "CollectionInfo",
+    "check_collection_name",
+    "flatten",
+]

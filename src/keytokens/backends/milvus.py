@@ -344,7 +344,7 @@ class MilvusIndex:
         for start in range(0, len(dense), QUERY_CHUNK):
             stop = start + QUERY_CHUNK
             requests = [
-                pymilvus.AnnSearchRequest(sparse[start:stop], "sparse", dict(_IP), limit),
+                pymilvus.AnnSearchRequest(sparse[start:stop], "sparse", self.info.sparse_search_params(), limit),
                 pymilvus.AnnSearchRequest(dense[start:stop], "dense", dict(_IP), limit),
             ]
             hits = self.client.hybrid_search(self.name, requests, fuse, limit=min(k, MAX_LIMIT), output_fields=[])
@@ -358,7 +358,7 @@ class MilvusIndex:
         for start in range(0, len(data), QUERY_CHUNK):
             hits = self.client.search(
                 self.name, data=data[start : start + QUERY_CHUNK], anns_field=field, limit=min(k, MAX_LIMIT),
-                search_params=dict(_IP), output_fields=[],
+                search_params=self.info.sparse_search_params() if field == "sparse" else dict(_IP), output_fields=[],
             )  # fmt: skip
             collect(hits, ids, scores, positive_only=positive_only)
         return SearchResults(doc_ids=tuple(ids), scores=tuple(scores))

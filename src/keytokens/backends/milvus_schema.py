@@ -35,7 +35,8 @@ def create_collections(client, name: str, info: CollectionInfo) -> None:
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=info.dim)
     params = client.prepare_index_params()
-    params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    algo = {"inverted_index_algo": info.sparse_algo}
+    params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP", params=algo)
     params.add_index(field_name="dense", index_type="FLAT", metric_type="IP")
     client.create_collection(name, schema=schema, index_params=params)
 

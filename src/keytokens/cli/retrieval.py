@@ -49,6 +49,10 @@ QueryWeightsFlag = Annotated[
 ]
 MaxLength = Annotated[int | None, typer.Option("--max-length", min=1, help="cap on document tokens")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="do not reuse or save cached corpus embeddings")]
+Engine = Annotated[str, typer.Option("--engine", help="sparse search engine saved with the index: exact or seismic")]
+EngineOption = Annotated[
+    list[str] | None, typer.Option("--engine-option", help="engine knob KEY=VALUE, repeatable (heap_factor=0.9)")
+]
 
 
 @app.command()
@@ -74,6 +78,8 @@ def index(
     uri: Uri = "./keytokens.db",
     collection: Collection = "keytokens",
     from_shards: FromShards = None,
+    engine: Engine = "exact",
+    engine_option: EngineOption = None,
     as_json: Json = False,
 ) -> None:
     """Build a sparse index (and optionally a dense one) from a corpus, as the recipe says.
@@ -87,7 +93,10 @@ def index(
     )  # fmt: skip
     chosen = resolve_recipe(recipe, overrides)
     head = head or chosen.head
+    engine_options = _engine_options(engine, engine_option)
     if backend != "embedded" or from_shards is not None:
+        if engine != "exact" or engine_options:
+            raise typer.BadParameter("--engine works with `keytokens index CORPUS --out DIR` (embedded backend)")
         index_scaled(
             corpus=corpus, out_dir=out_dir, from_shards=from_shards, backend=backend, uri=uri, collection=collection,
             model=model, config=chosen.documents, similarity=chosen.similarity, dense_out=dense_out, head=head,
@@ -117,6 +126,8 @@ def index(
         chosen.check_model(lens.name, tokenizer_fingerprint(lens.vocabulary.tokenizer))
         encoding = encode_corpus(lens, texts, chosen.documents, cache=not no_cache, show_progress=not as_json)
         sparse = build_index(lens, encoding, doc_ids).with_snippets(texts)
+        if engine != "exact":
+            sparse = sparse.with_engine(engine, engine_options)
         sparse.save(out_dir, tokenizer=lens.vocabulary.tokenizer, overwrite=force, transaction=tx)
         summary = {"index": str(out_dir), "recipe": chosen.name, **sparse.to_dict(), **(encoding.details or {})}
         if dense_out is not None:
@@ -127,7 +138,10 @@ def index(
     if as_json:
         print_json(summary)
         return
-    table = Table("index", "model", "documents", "terms/doc", "MB", title=f"recipe {chosen.name}: {_describe(chosen)}")
+    title = f"recipe {chosen.name}: {_describe(chosen)}; engine {engine}"
+    if sparse.engine.nbytes:
+        title += f" ({sparse.engine.nbytes / 1e6:.1f} MB)"
+    table = Table("index", "model", "documents", "terms/doc", "MB", title=title)
     mb = f"{sparse.nbytes / 1e6:.2f}"
     table.add_row(str(out_dir), lens.name, str(sparse.n_docs), f"{sparse.nnz / sparse.n_docs:.1f}", mb)
     out.print(table)
@@ -168,9 +182,12 @@ def search(
         ),
     ] = "sparse",
     head: Head = None,
+    engine_option: EngineOption = None,
     as_json: Json = False,
 ) -> None:
     """Search a sparse (or dense) index; --explain shows why each document matched.
+
+    A sparse index is searched by the engine saved with it; --engine-option changes its search knobs.
 
     With --backend milvus, INDEX names a collection at --uri written by `keytokens index --backend milvus`.
     """
@@ -188,7 +205,7 @@ def search(
             raise typer.BadParameter("--explain works on sparse indexes only")
         retriever = _dense_retriever(index_dir, model)
     else:
-        retriever = _sparse_retriever(index_dir, model, expand, query_weights)
+        retriever = _sparse_retriever(index_dir, model, expand, query_weights, engine_option or [])
     results = retriever.search(queries, k=k)
     rows = []
     for i, query in enumerate(queries):
@@ -208,12 +225,22 @@ def search(
         _print_hits(row, explain)
 
 
-def _sparse_retriever(index_dir: Path, model: str | None, expand: int, query_weights: str | None):
+def _engine_options(engine: str, pairs: list[str] | None) -> dict:
+    """Parse and check ``--engine-option`` pairs before any work (a bad knob fails fast)."""
+    from keytokens.sparse.engines import engine_params, parse_options
+
+    options = parse_options(engine, pairs or [])
+    engine_params(engine, options)
+    return options
+
+
+def _sparse_retriever(index_dir: Path, model: str | None, expand: int, query_weights: str | None, pairs: list[str]):
     from keytokens.lens import Lens
     from keytokens.retrieval import SparseRetriever
     from keytokens.sparse import QueryConfig, SparseIndex
+    from keytokens.sparse.engines import stored_engine
 
-    index = SparseIndex.load(index_dir)
+    index = SparseIndex.load(index_dir, engine_options=_engine_options(stored_engine(index_dir), pairs))
     query = QueryConfig(weights=query_weights or index.info.config.query_weights, expansion=expand)
     if model is None and expand == 0:
         from keytokens.sparse.tokenizer import load_tokenizer

@@ -206,9 +206,43 @@ def topk(
         logits = head.project(emb[start : start + chunk_size] if emb.ndim == 2 else emb)
         if mask is not None:
             logits[:, ~mask] = -np.inf
-        part = np.argpartition(-logits, k - 1, axis=1)[:, :k]
-        part_scores = np.take_along_axis(logits, part, axis=1)
-        order = np.lexsort((part, -part_scores), axis=1)  # score desc, then id asc
-        ids[start : start + len(logits)] = np.take_along_axis(part, order, axis=1)
-        scores[start : start + len(logits)] = np.take_along_axis(part_scores, order, axis=1)
+        ids[start : start + len(logits)], scores[start : start + len(logits)] = top_k_rows(logits, k)
     return ids, scores
+
+
+#: Columns per block in :func:`top_k_rows`' first pass.
+BLOCK = 64
+
+
+def top_k_rows(logits: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` largest entries, best first, ties by the smaller column.
+
+    A group-max threshold instead of a per-row ``argpartition`` (which costs about a third of the
+    projection for a 30k vocabulary): split the columns into groups of at most :data:`BLOCK` (column
+    ``j`` in group ``j mod g``, so the maxima reduce over whole rows of a ``(BLOCK, g)`` view); the
+    ``k``-th largest of a row's ``g ≥ k`` group maxima is at most its ``k``-th largest entry (those
+    ``k`` maxima are ``k`` distinct entries), so every entry of the top ``k``, and every entry tied with
+    it, is at least that bound. Only those few candidates are then sorted, so ties at the ``k``-th
+    place go to the smaller column (a partial sort would pick any of them).
+
+    Args:
+        logits: ``(n, |V|)`` scores without NaN; ``1 ≤ k ≤ |V|``.
+        k: entries per row.
+
+    Returns:
+        ``(ids, scores)``: ``(n, k) int64`` columns and ``(n, k)`` scores of ``logits``'s dtype.
+    """
+    n, width = logits.shape
+    block = max(1, min(BLOCK, width // k))
+    groups = width // block  # ≥ k
+    maxima = logits[:, : block * groups].reshape(n, block, groups).max(axis=1)  # (n, groups)
+    if block * groups < width:  # the last columns join the groups as one more
+        maxima = np.concatenate([maxima, logits[:, block * groups :].max(axis=1, keepdims=True)], axis=1)
+    bound = np.partition(maxima, maxima.shape[1] - k, axis=1)[:, maxima.shape[1] - k]  # (n,)
+    rows, cols = np.divmod(np.flatnonzero(logits >= bound[:, None]), width)  # rows ascending
+    values = logits[rows, cols]
+    order = np.lexsort((cols, -values, rows))  # by row, then score desc, then column asc
+    rows, cols, values = rows[order], cols[order], values[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)  # position within its row
+    keep = rank < k
+    return cols[keep].reshape(n, k).astype(np.int64), values[keep].reshape(n, k)

@@ -25,6 +25,9 @@ class SparseRetriever:
         query: query weights (``one`` or ``idf`` from the index) and expansion ``M``.
         lens: the model, needed only for query expansion (``query.expansion > 0``).
         name: label for reports.
+        engine: search the index with this engine (:data:`~keytokens.sparse.engines.ENGINES`), built now
+            unless the index already has it; default: the index's own engine.
+        engine_options: the engine's knobs (knob → value).
 
     Raises:
         InputError: the tokenizer or lens differs from the index's, or expansion is asked without a lens.
@@ -38,7 +41,11 @@ class SparseRetriever:
         query: QueryConfig | None = None,
         lens: Lens | None = None,
         name: str = "sparse",
+        engine: str | None = None,
+        engine_options: dict | None = None,
     ) -> None:
+        if engine is not None or engine_options:
+            index = index.with_engine(engine or index.engine.name, engine_options)
         self.index = index
         self.tokenizer = tokenizer
         self.query = query or QueryConfig(weights=index.info.config.query_weights)
@@ -61,15 +68,31 @@ class SparseRetriever:
 
     @classmethod
     def load(
-        cls, path: str | Path, *, lens: Lens | None = None, query: QueryConfig | None = None, name: str = "sparse"
+        cls,
+        path: str | Path,
+        *,
+        lens: Lens | None = None,
+        query: QueryConfig | None = None,
+        name: str = "sparse",
+        engine: str | None = None,
+        engine_options: dict | None = None,
     ) -> SparseRetriever:
-        """Open a saved index; queries use its saved tokenizer, or ``lens``'s when given.
+        """Open a saved index with its saved engine; queries use its saved tokenizer, or ``lens``'s when given.
+
+        Args:
+            path: the index folder.
+            lens: the model for query expansion (and its tokenizer).
+            query: query weights and expansion.
+            name: label for reports.
+            engine: the engine expected (``exact`` always works; another than the saved one is refused).
+            engine_options: search knobs of the saved engine (``heap_factor`` …).
 
         Raises:
-            StoreError: the index is missing, incomplete, damaged or of another version.
+            StoreError: the index is missing, incomplete, damaged or of another version, or its engine is
+                another, built with other knobs, or damaged.
             InputError: no tokenizer is saved and no lens given, or the lens's tokenizer differs.
         """
-        index = SparseIndex.load(path)
+        index = SparseIndex.load(path, engine=engine, engine_options=engine_options)
         if lens is not None:
             return cls.from_lens(index, lens, query=query, name=name)
         return cls(index, load_tokenizer(path), query=query, name=name)

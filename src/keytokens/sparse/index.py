@@ -18,9 +18,10 @@ import scipy.sparse as sp
 from keytokens import store
 from keytokens.errors import InputError, ShapeError
 from keytokens.jsonfields import get_dict, get_int, get_str
-from keytokens.ranking import SearchResults, top_k
+from keytokens.ranking import SearchResults
 from keytokens.sparse.centering import Centering, get_centering
 from keytokens.sparse.documents import SparseConfig
+from keytokens.sparse.engines import Engine, ExactEngine, build_engine, configure, load_engine, save_engine
 from keytokens.sparse.explain import Explanation, explain_match
 from keytokens.sparse.lexical import LexicalIndexConfig
 from keytokens.sparse.tokenizer import save_tokenizer
@@ -30,8 +31,6 @@ KIND = "sparse-index"
 #: Characters of each document kept for showing hits (its title and the start of its text).
 SNIPPET_CHARS = 200
 SCHEMA_VERSION = 1
-#: Queries scored at once; bounds the ``(chunk, n_docs)`` sparse score matrix.
-QUERY_CHUNK = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +101,7 @@ class SparseIndex:
         centering: the centering fitted on the corpus (queries expanded through the model use it too).
         token_map: ``(|V|,) int32`` token id → term id for lexical indexes (queries are mapped the same way).
         path: the folder it was loaded from, for messages.
+        engine: what searches the matrix (:mod:`keytokens.sparse.engines`); exact by default.
 
     Raises:
         ShapeError: the matrix's columns differ from ``info.vocab_size`` or its rows from the ids.
@@ -117,6 +117,7 @@ class SparseIndex:
         centering: Centering | None = None,
         token_map: np.ndarray | None = None,
         path: Path | None = None,
+        engine: Engine | None = None,
     ) -> None:
         csc = matrix if isinstance(matrix, sp.csc_matrix) else sp.csc_matrix(matrix, dtype=np.float32)
         if csc.shape[1] != info.vocab_size:
@@ -134,7 +135,7 @@ class SparseIndex:
         self.path = path
         self._snippets: tuple[np.ndarray, np.ndarray] | None = None  # (utf-8 bytes, (n + 1,) offsets)
         self._positions: dict[str, int] | None = None
-        self._postings: tuple[sp.csc_matrix, sp.csr_matrix] | None = None  # (matrix, its transpose as CSR)
+        self.engine = engine if engine is not None else ExactEngine(csc)
 
     @classmethod
     def build(
@@ -231,10 +232,37 @@ class SparseIndex:
         stacked.sum_duplicates()
         stacked.sort_indices()
         ids = np.concatenate([np.asarray(self.doc_ids, dtype=str), np.asarray(new_ids, dtype=str)])
-        return SparseIndex(_compact(stacked), ids, info=self.info, centering=self.centering, token_map=self.token_map)
+        grown = SparseIndex(_compact(stacked), ids, info=self.info, centering=self.centering, token_map=self.token_map)
+        return grown.with_engine(self.engine.name, self.engine.params.to_dict())
+
+    def with_engine(self, name: str = "exact", options: dict | None = None) -> SparseIndex:
+        """The same documents searched by engine ``name`` (built now, unless only its search knobs change).
+
+        Args:
+            name: a key of :data:`~keytokens.sparse.engines.ENGINES`.
+            options: the engine's knobs (knob → value); defaults for the others.
+
+        Raises:
+            UnknownNameError: no such engine.
+            ValueError: an unknown knob or a value out of range.
+            MissingDependencyError: the engine's package is not installed.
+        """
+        engine = None
+        if name == self.engine.name:
+            try:
+                engine = configure(self.engine, options or {})
+            except ValueError:
+                engine = None  # other build knobs: rebuilt below (bad knobs raise there)
+        engine = engine or build_engine(name, self.matrix, options)
+        index = SparseIndex(
+            self.matrix, self.doc_ids, info=self.info, centering=self.centering, token_map=self.token_map,
+            path=self.path, engine=engine,
+        )  # fmt: skip
+        index._snippets = self._snippets
+        return index
 
     def search(self, queries: sp.spmatrix | sp.sparray, *, k: int) -> SearchResults:
-        """The ``k`` best documents of each query vector.
+        """The ``k`` best documents of each query vector, by the index's engine (exact by default).
 
         Only documents sharing a token with the query (with a non-zero score) are returned, so a query
         with no known token gets an empty list. Ties: score descending, then document position.
@@ -250,19 +278,7 @@ class SparseIndex:
         q = self._check_queries(queries)
         if k < 1:
             raise ValueError(f"k must be positive; got {k}")
-        if self._postings is None or self._postings[0] is not self.matrix:
-            # (|V|, n_docs): CSC of X is CSR of Xᵀ, no copy; kept, as wrapping costs as much as a small query
-            self._postings = (self.matrix, self.matrix.T.tocsr(copy=False))
-        postings = self._postings[1]
-        positions, scores = [], []
-        for start in range(0, q.shape[0], QUERY_CHUNK):
-            chunk = q if q.shape[0] <= QUERY_CHUNK else q[start : start + QUERY_CHUNK]
-            hits = (chunk @ postings).tocsr()  # (chunk, n_docs), matched docs only
-            for row in range(hits.shape[0]):
-                lo, hi = hits.indptr[row], hits.indptr[row + 1]
-                pos, sc = top_k(hits.data[lo:hi], k, hits.indices[lo:hi])
-                positions.append(pos)
-                scores.append(sc)
+        positions, scores = self.engine.search(q, k=k)
         return SearchResults.from_positions(positions, scores, self.doc_ids)
 
     def explain(self, query: sp.spmatrix | sp.sparray, doc_id: str, *, vocabulary=None) -> Explanation:
@@ -313,19 +329,34 @@ class SparseIndex:
         if self._snippets is not None:
             arrays["snippet_bytes"], arrays["snippet_offsets"] = self._snippets
         meta = {**self.info.to_dict(), "n_docs": self.n_docs, "nnz": self.nnz, "centering": self.centering.name}
-        extra = None if tokenizer is None else lambda tmp: save_tokenizer(tokenizer, tmp)
+        meta["engine"] = {"name": self.engine.name, "params": self.engine.params.to_dict()}
+
+        def extra(tmp: Path) -> None:
+            if tokenizer is not None:
+                save_tokenizer(tokenizer, tmp)
+            save_engine(self.engine, tmp, self.matrix)
+
         return store.save(
             path, kind=KIND, schema_version=SCHEMA_VERSION, arrays=arrays, meta=meta, extra=extra, overwrite=overwrite,
             transaction=transaction,
         )  # fmt: skip
 
     @classmethod
-    def load(cls, path: str | Path, *, mmap: bool = True) -> SparseIndex:
-        """Open a saved index (memory-mapped by default).
+    def load(
+        cls, path: str | Path, *, mmap: bool = True, engine: str | None = None, engine_options: dict | None = None
+    ) -> SparseIndex:
+        """Open a saved index (memory-mapped by default) with the engine saved with it.
+
+        Args:
+            path: the index folder.
+            mmap: memory-map the arrays.
+            engine: the engine expected (``exact`` always works); default: the one saved.
+            engine_options: search knobs to apply; build knobs must equal the saved ones.
 
         Raises:
             StoreError: the folder is missing, incomplete, damaged, of another kind or schema version, or
-                its arrays disagree with each other.
+                its arrays disagree with each other; or its engine is another, built with other knobs,
+                built from another matrix, or damaged.
         """
         stored = store.load(path, kind=KIND, schema_version=SCHEMA_VERSION, mmap=mmap)
         try:
@@ -337,7 +368,7 @@ class SparseIndex:
             token_map = a.get("token_map")
             if token_map is not None and (token_map.min(initial=0) < -1 or token_map.max(initial=0) >= info.vocab_size):
                 raise ValueError("token_map points outside the vocabulary")
-            index = cls(matrix, a["doc_ids"], info=info, centering=centering, token_map=token_map, path=Path(path))
+            snippets = None
             if "snippet_bytes" in a:
                 offsets = a["snippet_offsets"]
                 if (
@@ -346,10 +377,15 @@ class SparseIndex:
                     or np.any(np.diff(offsets) < 0)
                 ):
                     raise ValueError("snippet offsets do not match the documents")
-                index._snippets = (a["snippet_bytes"], offsets)
-            return index
+                snippets = (a["snippet_bytes"], offsets)
         except (KeyError, TypeError, ValueError) as exc:
             raise store.StoreError(f"{str(path)!r} is damaged: {exc}") from None
+        searcher = load_engine(Path(path), matrix, name=engine, options=engine_options)
+        index = cls(
+            matrix, a["doc_ids"], info=info, centering=centering, token_map=token_map, path=Path(path), engine=searcher
+        )
+        index._snippets = snippets
+        return index
 
     def _check_queries(self, queries) -> sp.csr_matrix:
         if not sp.issparse(queries):
@@ -364,7 +400,8 @@ class SparseIndex:
 
     def to_dict(self) -> dict:
         """JSON-ready summary."""
-        return {**self.info.to_dict(), "n_docs": self.n_docs, "nnz": self.nnz, "bytes": self.nbytes}
+        engine = {"name": self.engine.name, "params": self.engine.params.to_dict(), "bytes": self.engine.nbytes}
+        return {**self.info.to_dict(), "n_docs": self.n_docs, "nnz": self.nnz, "bytes": self.nbytes, "engine": engine}
 
     def __repr__(self) -> str:
         return f"SparseIndex(n_docs={self.n_docs}, nnz={self.nnz}, model={self.info.model!r}, k={self.info.config.k})"

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from keytokens.errors import ShapeError, UnknownNameError
+from keytokens.sparse.tokenizer import tokenize
 from keytokens.texts import as_texts
 
 
@@ -112,7 +113,10 @@ def query_vectors(
         indptr.append(indptr[-1] + len(ids))
     cols = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
     data = np.asarray(token_weights, dtype=np.float32)[cols]
-    return sp.csr_matrix((data, cols, np.asarray(indptr, dtype=np.int64)), shape=(len(token_ids), vocab_size))
+    # int32 ids and no copy: scipy builds such a matrix in a third of the time (it matters per query)
+    index_dtype = np.int32 if max(vocab_size, len(cols)) < np.iinfo(np.int32).max else np.int64
+    indptr = np.asarray(indptr, dtype=index_dtype)
+    return sp.csr_matrix((data, cols.astype(index_dtype), indptr), shape=(len(token_ids), vocab_size), copy=False)
 
 
 def encode_queries(
@@ -138,12 +142,11 @@ def encode_queries(
         centering: the index's centering, applied to the query embeddings before the head.
         token_map: the index's token id → term id map (lexical indexes).
     """
-    from keytokens.heads import topk
-    from keytokens.sparse.tokenizer import tokenize
-
     texts = as_texts(texts)
     expansion = None
     if config.expansion:
+        from keytokens.heads import topk
+
         emb = lens.encode(texts, role="query")
         emb = centering.apply(emb) if centering is not None else emb
         expansion, _ = topk(lens.head, emb, config.expansion, mask=indexable)
