@@ -91,3 +91,14 @@ def test_eval_keeps_going_past_qrels_for_missing_documents_unless_strict(tmp_pat
     assert json.loads(captured.out)["results"][0]["n_queries"] == 3
     assert main(["eval", str(folder), "--systems", "bm25", "--strict"]) == 1
     assert "missing-doc" in capsys.readouterr().err
+
+
+def test_search_takes_the_query_settings_of_the_index_recipe(beir_dir, tmp_path, monkeypatch, cache_root, capsys):
+    monkeypatch.setattr(Lens, "load", classmethod(lambda cls, *a, **kw: tiny_lens()))
+    idx = tmp_path / "idx"
+    assert main(["index", str(beir_dir / "corpus.jsonl"), "--out", str(idx), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["search", str(idx), "cherry pie", "--recipe", "default", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["queries"][0]["hits"][0]["id"] == "d3"
+    assert main(["search", str(idx), "cherry pie", "--recipe", "paper"]) == 1  # built with other documents
+    assert "recipe 'paper'" in capsys.readouterr().err

@@ -171,6 +171,12 @@ def search(
         int, typer.Option("--expand", min=0, help="add the query's top-M aligned tokens (runs the model)")
     ] = 0,
     query_weights: QueryWeightsFlag = None,
+    recipe: Annotated[
+        str | None,
+        typer.Option(
+            "--recipe", "-r", help="take the query settings of this recipe (the index must have its documents)"
+        ),
+    ] = None,
     backend: Backend = "embedded",
     uri: Uri = "./keytokens.db",
     mode: Annotated[
@@ -205,7 +211,7 @@ def search(
             raise typer.BadParameter("--explain works on sparse indexes only")
         retriever = _dense_retriever(index_dir, model)
     else:
-        retriever = _sparse_retriever(index_dir, model, expand, query_weights, engine_option or [])
+        retriever = _sparse_retriever(index_dir, model, expand, query_weights, engine_option or [], recipe)
     results = retriever.search(queries, k=k)
     rows = []
     for i, query in enumerate(queries):
@@ -234,7 +240,9 @@ def _engine_options(engine: str, pairs: list[str] | None) -> dict:
     return options
 
 
-def _sparse_retriever(index_dir: Path, model: str | None, expand: int, query_weights: str | None, pairs: list[str]):
+def _sparse_retriever(
+    index_dir: Path, model: str | None, expand: int, query_weights: str | None, pairs: list[str], recipe: str | None
+):
     from keytokens.lens import Lens
     from keytokens.retrieval import SparseRetriever
     from keytokens.sparse import QueryConfig, SparseIndex
@@ -242,11 +250,28 @@ def _sparse_retriever(index_dir: Path, model: str | None, expand: int, query_wei
 
     index = SparseIndex.load(index_dir, engine_options=_engine_options(stored_engine(index_dir), pairs))
     query = QueryConfig(weights=query_weights or index.info.config.query_weights, expansion=expand)
+    if recipe is not None:
+        query = _recipe_query(recipe, index, query_weights, expand)
     if model is None and expand == 0:
         from keytokens.sparse.tokenizer import load_tokenizer
 
         return SparseRetriever(index, load_tokenizer(index_dir), query=query)
     return SparseRetriever.from_lens(index, Lens.load(model or index.info.model), query=query)
+
+
+def _recipe_query(name: str, index, query_weights: str | None, expand: int):
+    """The recipe's query settings (flags given override them), for an index built with its documents."""
+    from keytokens.errors import InputError
+    from keytokens.retrieval.recipes import get_recipe
+    from keytokens.sparse import QueryConfig
+
+    chosen = get_recipe(name)
+    if chosen.documents != index.info.config:
+        raise InputError(
+            f"the index at {str(index.path)!r} was built with documents {index.info.config.to_dict()}, "
+            f"recipe {chosen.name!r} with {chosen.documents.to_dict()}: search it without --recipe, or rebuild it"
+        )
+    return QueryConfig(weights=query_weights or chosen.query.weights, expansion=expand or chosen.query.expansion)
 
 
 def _dense_retriever(index_dir: Path, model: str | None):
