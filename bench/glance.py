@@ -20,7 +20,7 @@ from _common import RESULTS, write_atomic
 
 MODELS = ("minilm", "smollm2-eol")
 SYSTEMS = ("dense", "sparse", "hybrid")
-BASELINES = (("bm25", "BM25 (bm25s)"), ("splade", "SPLADE (splade-tiny)"))
+BASELINES = (("bm25s", "bm25", "BM25 (bm25s)"), ("splade-tiny", "splade", "SPLADE (splade-tiny)"))
 DATASETS = (("scifact", "test", "SciFact"), ("nfcorpus", "dev", "NFCorpus"))
 
 
@@ -35,12 +35,11 @@ def collect(folder: Path = RESULTS) -> dict:
         for r in _read(folder, "alignment.json")
         if r["dataset"] == "sts-b" and r["definition"] == "content-surface"
     }
-    retrieval = _read(folder, "retrieval.json")
-    ndcg = {}
-    for r in retrieval["rows"] if isinstance(retrieval, dict) else retrieval:
-        if "ndcg@10" in r and r.get("recipe", "default") == "default":  # a recipe's row: the shipped default only
-            ndcg.setdefault((r["dataset"], r["split"], r["model"], r["system"]), r["ndcg@10"])
-            ndcg.setdefault((r["dataset"], r["split"], "*", r["system"]), r["ndcg@10"])  # baselines, any model
+    ndcg = {
+        (r["dataset"], r["split"], r["model"], r["system"]): r["ndcg@10"]
+        for r in _read(folder, "retrieval.json")
+        if "ndcg@10" in r
+    }
     rho = {
         m["model"]: s["spearman"]["cosine"]["rho"]
         for m in _read(folder, "relatedness.json")["models"]
@@ -55,10 +54,8 @@ def collect(folder: Path = RESULTS) -> dict:
             "rho": rho.get(model),
             **{f"{d}/{s}": ndcg.get((d, split, model, s)) for d, split, _ in DATASETS for s in SYSTEMS},
         }
-    for system, label in BASELINES:
-        row = {f"{d}/{system}": ndcg.get((d, split, "*", system)) for d, split, _ in DATASETS}
-        if any(v is not None for v in row.values()):
-            rows[label] = row
+    for model, system, label in BASELINES:
+        rows[label] = {f"{d}/{system}": ndcg.get((d, split, model, system)) for d, split, _ in DATASETS}
     return rows
 
 
@@ -93,7 +90,7 @@ def plot(rows: dict, path: Path) -> None:
     import numpy as np
 
     bars = [(f"{m} {s}", [rows[m][f"{d}/{s}"] for d, _, _ in DATASETS]) for m in MODELS for s in SYSTEMS]
-    bars += [(label, [rows[label][f"{d}/{sys}"] for d, _, _ in DATASETS]) for sys, label in BASELINES if label in rows]
+    bars += [(label, [rows[label][f"{d}/{sys}"] for d, _, _ in DATASETS]) for _, sys, label in BASELINES]
     fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
     width = 0.8 / len(bars)
     x = np.arange(len(DATASETS))
@@ -105,7 +102,7 @@ def plot(rows: dict, path: Path) -> None:
     ax.set_ylabel("nDCG@10")
     ax.set_title("Retrieval by model and method (bench/results/retrieval.json)")
     ax.legend(ncol=2, fontsize=8, frameon=False, loc="upper right")
-    ax.set_ylim(0, max((v for _, vals in bars for v in vals if v is not None), default=1.0) * 1.45)
+    ax.set_ylim(0, max(v for _, vals in bars for v in vals if v is not None) * 1.45)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
