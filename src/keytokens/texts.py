@@ -2,14 +2,14 @@
 
 Every API that takes texts passes them through :func:`as_texts` (or
 :func:`keytokens.embedders.check_texts`, which also refuses empty texts), so ``encode("banana")``
-returns one row, never six rows of characters. It sits below every other module, heads included.
+returns one row, never six rows of characters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from keytokens.errors import InputError
+from keytokens.errors import EmptyTextError, InputError
 
 
 def as_texts(texts: str | Iterable[str]) -> list[str]:
@@ -30,4 +30,18 @@ def as_texts(texts: str | Iterable[str]) -> list[str]:
     return out
 
 
-__all__ = ["as_texts"]
+def check_texts(texts: str | Iterable[str]) -> list[str]:
+    """Validate a batch of texts (one string is one text).
+
+    Raises:
+        InputError: ``texts`` holds a non-string.
+        EmptyTextError: a text is empty or whitespace only (its position is named).
+    """
+    out = as_texts(texts)
+    for i, text in enumerate(out):
+        if not text.strip():
+            raise EmptyTextError(f"text {i} is empty or whitespace only")
+    return out
+
+
+__all__ = ["as_texts", "check_texts"]

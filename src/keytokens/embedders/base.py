@@ -10,8 +10,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from keytokens.errors import EmptyTextError, InputError
-from keytokens.texts import as_texts
+from keytokens.errors import InputError
+from keytokens.texts import as_texts, check_texts  # noqa: F401  (re-exported: every embedder checks its input here)
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +43,6 @@ class Embedder(Protocol):
     ) -> np.ndarray:
         """Return ``(len(texts), d) float32`` embeddings, even for one text."""
         ...
-
-
-def check_texts(texts: str | Sequence[str]) -> list[str]:
-    """Validate a batch of texts (one string is one text).
-
-    Raises:
-        InputError: ``texts`` holds a non-string.
-        EmptyTextError: a text is empty or whitespace only (its position is named).
-    """
-    out = as_texts(texts)
-    for i, text in enumerate(out):
-        if not text.strip():
-            raise EmptyTextError(f"text {i} is empty or whitespace only")
-    return out
 
 
 def check_role(role: str) -> Role:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from keytokens.embedders.base import check_texts
 from keytokens.ranking import SearchResults
+from keytokens.texts import check_texts
 
 
 @runtime_checkable
