@@ -60,6 +60,7 @@ def test_minilm_plain_equals_sentence_transformers_and_skips_its_import(minilm_l
     reference = SentenceTransformerEmbedder.load(model_source(get_preset("minilm")), name="minilm")
     np.testing.assert_allclose(minilm_lens.encode(texts), reference.encode(texts), atol=1e-6)
     assert minilm_lens.embedder.last_truncated == reference.last_truncated == (2,)
+    assert minilm_lens.encode([]).shape == (0, 384)  # an empty batch is (0, d), as for every embedder
     code = "import sys; from keytokens import Lens; Lens.load('minilm'); print('sentence_transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

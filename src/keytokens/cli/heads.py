@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from keytokens.cli.app import Head, Json, Model, app, choice, err, finite, out, print_json
 
@@ -27,7 +28,7 @@ def _corpus_argument(corpus: str | None, texts: str | None) -> str:
     if corpus is not None and texts is not None:
         raise typer.BadParameter("give the corpus once: as CORPUS (--texts is its deprecated spelling)")
     if texts is not None:
-        err.print("[yellow]warning:[/] --texts is deprecated; pass the corpus as an argument (fit-head CORPUS)")
+        err.print(Text.assemble(("warning: ", "yellow"), "--texts is deprecated; pass the corpus as an argument"))
         return texts
     if corpus is None:
         raise typer.BadParameter("give CORPUS: a BEIR corpus.jsonl, a .txt, an STS .tsv or a named sentence set")

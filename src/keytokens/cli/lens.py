@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from keytokens.cli.app import Head, Json, K, Model, Role, TokenFilter, app, out, print_json
 
@@ -28,8 +29,8 @@ def models(as_json: Json = False) -> None:
         prompt = "template" if r["prompt"]["template"] != "{text}" else ""
         prompt = ", ".join(filter(None, [prompt, "instructions" if r["prompt"]["instructions"] else ""]))
         how = "\n".join(filter(None, [r["model"], f"{r['pooling']} pooling, head {r['head']}", prompt]))
-        use = r["use"] + (f"\n[dim]note: {r['note']}[/]" if r["note"] else "")
-        table.add_row(r["name"], "[green]yes[/]" if r["offline"] else "no", how, use)
+        use = Text(r["use"]) + (Text(f"\nnote: {r['note']}", style="dim") if r["note"] else Text())
+        table.add_row(r["name"], Text("yes", style="green") if r["offline"] else "no", how, use)
     out.print(table)
 
 

@@ -105,6 +105,8 @@ class PlainSentenceTransformer:
 
         check_role(role)
         texts = check_texts(texts)
+        if not texts:  # the tokenizer fails on an empty batch
+            return np.zeros((0, self.dim), dtype=np.float32)
         cut = [cut_text(t, self.max_length) for t in texts]  # tokenising a huge text whole costs minutes and GBs
         formatted = [self.prompt.format(t, role, instruction).full for t in cut]
         lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True, verbose=False)["input_ids"]]

@@ -15,7 +15,6 @@ from typing import Literal
 
 from keytokens.embedders.prompts import PROMPT_BERT, PROMPT_EOL, PromptSpec
 from keytokens.errors import UnknownNameError
-from keytokens.heads.checkpoint import HEAD_LAYOUTS
 
 Kind = Literal["causal", "encoder", "sentence-transformers"]
 
@@ -47,6 +46,8 @@ class HeadSpec:
     @classmethod
     def parse(cls, text: str) -> HeadSpec:
         """Parse ``KIND``, ``SOURCE:KIND`` (``bert-base-uncased:mlm-bert``) or a fitted head's folder."""
+        from keytokens.heads.checkpoint import HEAD_LAYOUTS  # here: the registry needs no heads at import
+
         if text not in HEAD_LAYOUTS and Path(text).expanduser().is_dir():
             return cls(kind=FITTED_HEAD, source=text)
         source, sep, kind = text.rpartition(":")
