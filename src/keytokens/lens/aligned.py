@@ -60,11 +60,14 @@ class AlignedTokens:
 
 
 def token_mask(vocabulary: Vocabulary, token_filter: str) -> np.ndarray | None:
-    """The ``(|V|,) bool`` mask for a filter name in :data:`TOKEN_FILTERS` (``None`` = all)."""
+    """The ``(|V|,) bool`` mask for a filter name in :data:`TOKEN_FILTERS` (``None`` = every token).
+
+    Unused placeholders (``vocabulary.unused``) are masked under every filter, ``all`` included.
+    """
     if token_filter not in TOKEN_FILTERS:
         raise ValueError(f"unknown token filter {token_filter!r}; expected one of {list(TOKEN_FILTERS)}")
     if token_filter == "all":
-        return None
+        return ~vocabulary.unused if vocabulary.unused.any() else None
     return vocabulary.content if token_filter == "content" else ~vocabulary.special
 
 
