@@ -111,3 +111,11 @@ def test_a_missing_gemma_checkpoint_is_reported_as_unavailable(tmp_path, monkeyp
 
     with pytest.raises(ModelNotAvailableError, match="make models-gemma"):
         load_model(preset)
+
+
+def test_max_length_caps_a_sentence_transformers_model(gemma_st):
+    folder, _ = gemma_st
+    loaded = load_model(preset_for(str(folder)), max_length=6)
+    assert loaded.embedder.max_length == 6
+    loaded.embedder.encode(["fox", "A text is worth several tokens, and the key tokens carry its meaning."])
+    assert loaded.embedder.last_truncated == (1,)

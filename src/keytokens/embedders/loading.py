@@ -126,7 +126,7 @@ def load_model(preset: Preset, *, batch_size: int | None = None, max_length: int
     """
     require("torch", "models")
     if preset.kind == "sentence-transformers":
-        embedder, tokenizer, hf_model = _load_sentence_transformer(preset, batch_size)
+        embedder, tokenizer, hf_model = _load_sentence_transformer(preset, batch_size, max_length)
     else:
         embedder, tokenizer, hf_model = _load_transformers(preset, batch_size, max_length)
     if preset.head.kind == FITTED_HEAD:
@@ -164,7 +164,7 @@ def _fitted_head(preset: Preset, tokenizer: Any, dim: int) -> tuple[FittedHead, 
     return head, dataclasses.replace(preset, head=preset_for(preset.name).head)
 
 
-def _load_sentence_transformer(preset: Preset, batch_size: int | None):
+def _load_sentence_transformer(preset: Preset, batch_size: int | None, max_length: int | None):
     from keytokens.embedders.sentence_transformers import SentenceTransformerEmbedder
 
     source = model_source(preset)
@@ -174,6 +174,8 @@ def _load_sentence_transformer(preset: Preset, batch_size: int | None):
         )
     except OSError as exc:
         raise _not_available(preset.model) from exc
+    if max_length is not None:  # a cap below the model's own limit (EmbeddingGemma reads 2048 tokens)
+        emb.model.max_seq_length = max_length
     return emb, emb.tokenizer, emb.transformer
 
 
