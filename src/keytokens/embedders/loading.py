@@ -141,7 +141,9 @@ def load_model(preset: Preset, *, batch_size: int | None = None, max_length: int
             f"embeds in {embedder.dim} dimensions; a head must match the embedding size"
         )
     if head.vocab_size < len(tokenizer):
-        logger.warning("head has %d rows for a tokenizer of %d tokens", head.vocab_size, len(tokenizer))
+        logger.info(
+            "head has %d rows for a tokenizer of %d tokens; the rest are never scored", head.vocab_size, len(tokenizer)
+        )
     return LoadedModel(embedder=embedder, tokenizer=tokenizer, head=head, preset=preset)
 
 
