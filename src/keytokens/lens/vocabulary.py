@@ -20,6 +20,12 @@ from keytokens.errors import ShapeError
 #: BERT's ``[unused12]``): they never count as aligned tokens, whatever the filter.
 UNUSED_PATTERN = re.compile(r"<unused\d+>|\[unused\d+\]|<unused:\d+>")
 
+#: Added tokens spelled as a bracketed name are control tokens even when the tokenizer does not flag
+#: them special (Gemma 3's GGUF tokenizer: ``<start_of_image>``, ``[multimodal]``).
+CONTROL_PATTERN = re.compile(r"<[A-Za-z_]+>|\[[A-Za-z_]+\]|<\|[^|<>]+\|>")
+#: Markup tokens (``<strong>``, ``</td>``) carry no meaning of the text: never content.
+_MARKUP = re.compile(r"</?[a-z][a-z0-9]*>")
+
 _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", " ": "␣"}
 
 
@@ -48,7 +54,7 @@ def surface_form(text: str) -> str:
 
 def _is_content(form: str, stop: frozenset[str]) -> bool:
     """A token can carry meaning: two or more letters or digits, not a stopword (``'s`` and ``e`` are not)."""
-    return sum(c.isalnum() for c in form) >= 2 and form not in stop
+    return sum(c.isalnum() for c in form) >= 2 and form not in stop and not _MARKUP.fullmatch(form)
 
 
 @dataclass(frozen=True)
@@ -133,8 +139,10 @@ class Vocabulary:
 
 
 def _special_ids(tokenizer) -> set[int]:
-    """The tokenizer's special ids and the added tokens it flags special (Gemma's ``<start_of_turn>``)."""
+    """Special ids, added tokens flagged special, and added control tokens (:data:`CONTROL_PATTERN`)."""
     ids = set(tokenizer.all_special_ids)
     decoder = getattr(tokenizer, "added_tokens_decoder", None) or {}
-    ids.update(int(i) for i, token in decoder.items() if getattr(token, "special", False))
+    for i, token in decoder.items():
+        if getattr(token, "special", False) or CONTROL_PATTERN.fullmatch(str(getattr(token, "content", token))):
+            ids.add(int(i))
     return ids
