@@ -119,3 +119,10 @@ def test_max_length_caps_a_sentence_transformers_model(gemma_st):
     assert loaded.embedder.max_length == 6
     loaded.embedder.encode(["fox", "A text is worth several tokens, and the key tokens carry its meaning."])
     assert loaded.embedder.last_truncated == (1,)
+
+
+def test_presets_without_a_checkpoint_keep_their_dict_and_so_their_cache_keys():
+    from keytokens.embedders import get_preset
+
+    assert "checkpoint" not in get_preset("minilm").to_dict()
+    assert get_preset("gemma3").to_dict()["checkpoint"] == "gemma-3-270m-fp32"

@@ -103,10 +103,11 @@ class Preset:
             "family": self.family,
             "backbone": self.backbone,
             "package": self.package,
-            "checkpoint": self.checkpoint,
             "adapters": list(self.adapters),
             "document_model": self.document_model,
             "note": self.note,
+            # only when set: the dict keys corpus-encoding caches, which must not change for other presets
+            **({"checkpoint": self.checkpoint} if self.checkpoint else {}),
         }
 
 
