@@ -37,7 +37,7 @@ from keytokens.embedders.chunked import (
     safe_extract,
 )
 from keytokens.embedders.offline import cache_dir
-from keytokens.errors import InputError, ModelNotAvailableError, UnknownNameError
+from keytokens.errors import InputError, KeytokensError, ModelNotAvailableError, UnknownNameError
 
 logger = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in args.keys:
             folder = install(key)
             logger.info("%s: %s", key, folder)
-    except (InputError, ModelNotAvailableError, OSError, ValueError) as exc:
+    except (KeytokensError, OSError, ValueError) as exc:
         logger.error("error: %s", exc)
         return 1
     return 0
