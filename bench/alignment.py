@@ -46,6 +46,10 @@ MODEL_NOTES = {
     "smollm2": "SmolLM2-135M-Instruct backbone, mean pooling, its LM head",
     "smollm2-eol": "SmolLM2-135M-Instruct with PromptEOL, last token, its LM head",
     "minilm": "all-MiniLM-L6-v2 (sentence-transformers), its input token embeddings as the head",
+    "embeddinggemma": "EmbeddingGemma-300M (sentence-transformers, document prompt), read before its Dense layers "
+    "through its tied input embeddings (unused tokens masked)",
+    "gemma3": "Gemma 3 270M base LM, mean pooling, its tied LM head (unused tokens masked)",
+    "gemma3-eol": "Gemma 3 270M base LM with PromptEOL, last token, its tied LM head (unused tokens masked)",
     "smollm2-eol+fitted": "smollm2-eol read through a ridge head fitted on held-out STS sentences (TF-IDF, λ 0.1)",
     "minilm+fitted": "minilm read through a ridge head fitted on held-out STS sentences (TF-IDF, λ 0.1)",
 }

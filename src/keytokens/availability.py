@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from keytokens.embedders.gemma import get_checkpoint
 from keytokens.embedders.offline import is_installed
 from keytokens.embedders.presets import Preset
 
@@ -26,6 +27,8 @@ def in_local_cache(repo_or_path: str) -> bool:
 def available_offline(preset: Preset) -> bool:
     """Whether the preset's model, second model and head source can all load offline."""
     if preset.package and is_installed(preset.package):
+        return True
+    if preset.checkpoint and get_checkpoint(preset.checkpoint).is_ready():
         return True
     needed = [preset.model, *preset.adapters]
     if preset.document_model:

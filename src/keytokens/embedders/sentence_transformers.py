@@ -10,7 +10,7 @@ import numpy as np
 from keytokens.embedders.base import Role, check_role, check_texts, report_truncation
 from keytokens.embedders.prompts import PromptSpec
 from keytokens.embedders.tokenize import cut_text
-from keytokens.errors import require
+from keytokens.errors import InputError, require
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,30 @@ class SentenceTransformerEmbedder:
         """The underlying Hugging Face model (first module)."""
         return self.model[0].auto_model
 
+    def layers_after_pooling(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """``(weight (out, in), bias)`` of the Dense layers after pooling, in order (EmbeddingGemma has two).
+
+        Raises:
+            InputError: a layer after pooling is neither a linear Dense layer nor a normalisation.
+        """
+        names = [type(m).__name__ for m in self.model]
+        if "Pooling" not in names:
+            return []
+        layers = []
+        for module in list(self.model)[names.index("Pooling") + 1 :]:
+            kind = type(module).__name__
+            if kind == "Normalize":
+                continue
+            activation = type(getattr(module, "activation_function", None)).__name__
+            if kind != "Dense" or activation != "Identity":
+                raise InputError(
+                    f"{self.name}: module {kind} (activation {activation}) after pooling is not linear; "
+                    "its embeddings cannot be read through the tied embeddings; fit a head instead"
+                )
+            bias = module.linear.bias
+            layers.append((_numpy(module.linear.weight), None if bias is None else _numpy(bias)))
+        return layers
+
     @property
     def max_length(self) -> int:
         """Tokens the model reads before it truncates."""
@@ -87,3 +111,7 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
         )
         return np.asarray(emb, dtype=np.float32).reshape(len(formatted), -1)
+
+
+def _numpy(tensor) -> np.ndarray:
+    return tensor.detach().float().cpu().numpy()

@@ -68,3 +68,37 @@ def _mlm_transform(head: Any) -> Transform | None:
         ln_bias=_array(norm.bias),
         eps=float(norm.eps),
     )
+
+
+def through_linear_layers(head: LinearHead, layers: list[tuple[np.ndarray, np.ndarray | None]]) -> LinearHead:
+    """``head`` read through the inverse of linear layers that follow the state it reads.
+
+    A sentence-transformers pipeline such as EmbeddingGemma's maps the pooled state ``p`` (the space
+    the tied embeddings read) through bias-free linear layers ``y = M p / |M p|`` with
+    ``M = W_k … W_1``. Then ``E M⁺ y = E p / |M p|``: the logits of the pooled state, scaled by a
+    positive number per text, so the same tokens rank first.
+
+    Args:
+        head: a head that reads the pooled state (no transform, ``d_in`` columns).
+        layers: the ``(weight (out, in), bias)`` of each layer, in the order they apply.
+
+    Raises:
+        InputError: a layer has a bias (a normalised output could not be inverted) or the sizes do
+            not chain.
+    """
+    if head.transform is not None:
+        raise InputError(f"head {head.name!r} has an MLM transform; only a plain linear head can be composed")
+    m = np.eye(head.hidden_size)
+    for i, (weight, bias) in enumerate(layers):
+        if bias is not None and np.any(bias):
+            raise InputError(f"layer {i} after pooling has a bias; only bias-free linear layers can be inverted")
+        if weight.shape[1] != m.shape[0]:
+            raise InputError(f"layer {i} after pooling takes {weight.shape[1]} inputs, expected {m.shape[0]}")
+        m = weight.astype(np.float64) @ m  # (out, d_in)
+    inverse = np.linalg.pinv(m).astype(np.float32)  # (d_in, out)
+    return LinearHead(
+        weight=head.weight @ inverse,  # (|V|, out)
+        bias=head.bias,
+        name=f"{head.name}-through-dense",
+        meta={**head.meta, "through_layers": len(layers), "condition_number": float(np.linalg.cond(m))},
+    )

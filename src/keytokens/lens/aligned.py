@@ -73,10 +73,13 @@ def check_token_filter(token_filter: str) -> str:
 
 
 def token_mask(vocabulary: Vocabulary, token_filter: str) -> np.ndarray | None:
-    """The ``(|V|,) bool`` mask for a filter name in :data:`TOKEN_FILTERS` (``None`` = all)."""
+    """The ``(|V|,) bool`` mask for a filter name in :data:`TOKEN_FILTERS` (``None`` = every token).
+
+    Unused placeholders (``vocabulary.unused``) are masked under every filter, ``all`` included.
+    """
     check_token_filter(token_filter)
     if token_filter == "all":
-        return None
+        return ~vocabulary.unused if vocabulary.unused.any() else None
     return vocabulary.content if token_filter == "content" else ~vocabulary.special
 
 

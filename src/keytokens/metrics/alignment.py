@@ -18,6 +18,7 @@ import numpy as np
 
 from keytokens.errors import UnknownNameError
 from keytokens.heads import VocabHead, topk
+from keytokens.lens.aligned import token_mask
 from keytokens.lens.vocabulary import Vocabulary
 from keytokens.texts import as_texts
 
@@ -193,7 +194,7 @@ def alignment_scores(
         vocabulary.token_ids(texts, add_special_tokens=True) if any(d.special_tokens for d in defs) else plain
     )
     longest = max(max((len(set(t.tolist())) for t in with_special), default=1), k)
-    all_ranked, _ = topk(head, embeddings, min(longest, head.vocab_size))
+    all_ranked, _ = topk(head, embeddings, min(longest, head.vocab_size), mask=token_mask(vocabulary, "all"))
     content_ranked = None
     if any(d.content_only for d in defs):
         depth = min(4 * longest, int(vocabulary.content.sum()))  # surface forms collapse near-duplicates

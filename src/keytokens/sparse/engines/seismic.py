@@ -178,7 +178,11 @@ class SeismicEngine:
             found = [self.index.search("0", tokens[0], weights[0], **knobs)]
         else:
             names = np.arange(len(tokens)).astype(self._string)
-            found = self.index.batch_search(names, tokens, weights, **knobs)
+            # Seismic's threads may return the queries in any order: each hit names its query, so put them back
+            by_query = {
+                str(hits[0][0]): hits for hits in self.index.batch_search(names, tokens, weights, **knobs) if hits
+            }
+            found = [by_query.get(str(name), []) for name in names]
         positions, scores = [], []
         for hits in found:
             pos = np.fromiter((int(h[2]) for h in hits), dtype=np.int64, count=len(hits))
