@@ -9,7 +9,6 @@ the document ids and the fitted centering as ``.npy`` files, memory-mapped on lo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +16,11 @@ import scipy.sparse as sp
 
 from keytokens import store
 from keytokens.errors import InputError, ShapeError
-from keytokens.jsonfields import get_dict, get_int, get_str
 from keytokens.ranking import SearchResults
-from keytokens.sparse.centering import Centering, get_centering
-from keytokens.sparse.documents import SparseConfig
+from keytokens.sparse.centering import Centering
 from keytokens.sparse.engines import Engine, ExactEngine, build_engine, configure, load_engine, save_engine
 from keytokens.sparse.explain import Explanation, explain_match
-from keytokens.sparse.lexical import LexicalIndexConfig
+from keytokens.sparse.info import IndexInfo, document_config, read_settings
 from keytokens.sparse.tokenizer import save_tokenizer
 from keytokens.strings import check_doc_id
 
@@ -31,64 +28,6 @@ KIND = "sparse-index"
 #: Characters of each document kept for showing hits (its title and the start of its text).
 SNIPPET_CHARS = 200
 SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True, slots=True)
-class IndexInfo:
-    """What an index was built from; saved in ``meta.json`` and checked when it is searched.
-
-    Attributes:
-        model: the embedder (preset name, hub id or path).
-        head: the vocabulary head's name.
-        tokenizer: fingerprint of the tokenizer (:func:`~keytokens.sparse.tokenizer.tokenizer_fingerprint`).
-        vocab_size: ``|V|``, the columns of the matrix.
-        config: the document side: aligned tokens (:class:`SparseConfig`) or own tokens with BM25 impacts
-            plus expansion (:class:`LexicalIndexConfig`).
-    """
-
-    model: str
-    head: str
-    tokenizer: str
-    vocab_size: int
-    config: SparseConfig | LexicalIndexConfig
-
-    def __post_init__(self) -> None:
-        if self.vocab_size < 1:
-            raise ValueError(f"vocab_size must be positive; got {self.vocab_size}")
-
-    def to_dict(self) -> dict:
-        """JSON-ready form."""
-        return {
-            "model": self.model,
-            "head": self.head,
-            "tokenizer": self.tokenizer,
-            "vocab_size": self.vocab_size,
-            "config": self.config.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> IndexInfo:
-        """Inverse of :meth:`to_dict`.
-
-        Raises:
-            FieldError: a field is missing or of the wrong type.
-        """
-        return cls(
-            model=get_str(data, "model", allow_empty=False),
-            head=get_str(data, "head", allow_empty=False),
-            tokenizer=get_str(data, "tokenizer", allow_empty=False),
-            vocab_size=get_int(data, "vocab_size", minimum=1),
-            config=document_config(get_dict(data, "config")),
-        )
-
-
-def document_config(data: dict) -> SparseConfig | LexicalIndexConfig:
-    """A document config from its ``to_dict`` form (``mode`` absent: an aligned-token index of schema 1)."""
-    if not isinstance(data, dict):
-        raise TypeError(f"config must be a JSON object; got {type(data).__name__}")
-    if data.get("mode", "aligned") == "lexical":
-        return LexicalIndexConfig.from_dict(data)
-    return SparseConfig.from_dict(data)
 
 
 class SparseIndex:
@@ -405,18 +344,6 @@ class SparseIndex:
 
     def __repr__(self) -> str:
         return f"SparseIndex(n_docs={self.n_docs}, nnz={self.nnz}, model={self.info.model!r}, k={self.info.config.k})"
-
-
-def read_settings(meta: dict) -> tuple[IndexInfo, int, str]:
-    """``(info, n_docs, centering name)`` from the ``meta`` of an index's ``meta.json``, every field type-checked.
-
-    Raises:
-        FieldError: a field is missing or of the wrong type.
-        UnknownNameError: an unknown weighting or centering.
-    """
-    centering = get_str(meta, "centering")
-    get_centering(centering)
-    return IndexInfo.from_dict(meta), get_int(meta, "n_docs", minimum=1), centering
 
 
 def _check_ids(doc_ids: Sequence[str], *, allow_empty: bool = False) -> np.ndarray:
