@@ -17,7 +17,7 @@ import numpy as np
 
 from keytokens.embedders.base import Role, check_role, check_texts, report_truncation
 from keytokens.embedders.prompts import PromptSpec
-from keytokens.embedders.tokenize import cut_text
+from keytokens.embedders.tokenize import prompt_texts
 from keytokens.progress import track
 
 _TRANSFORMER = "sentence_transformers.models.Transformer"
@@ -107,11 +107,13 @@ class PlainSentenceTransformer:
         texts = check_texts(texts)
         if not texts:  # the tokenizer fails on an empty batch
             return np.zeros((0, self.dim), dtype=np.float32)
-        cut = [cut_text(t, self.max_length) for t in texts]  # tokenising a huge text whole costs minutes and GBs
-        formatted = [self.prompt.format(t, role, instruction).full for t in cut]
-        lengths = [len(ids) for ids in self.tokenizer(formatted, add_special_tokens=True, verbose=False)["input_ids"]]
-        self.last_truncated = tuple(
-            i for i, n in enumerate(lengths) if n > self.max_length or len(cut[i]) < len(texts[i])
+        formatted, lengths, self.last_truncated = prompt_texts(
+            texts,
+            prompt=self.prompt,
+            tokenizer=self.tokenizer,
+            max_length=self.max_length,
+            role=role,
+            instruction=instruction,
         )
         report_truncation(self.name, len(self.last_truncated), len(formatted), self.max_length)
         size = batch_size or self.batch_size

@@ -50,6 +50,22 @@ def cut_text(text: str, max_length: int) -> str:
     return text if len(text) <= limit else text[:limit]
 
 
+def prompt_texts(
+    texts: Sequence[str], *, prompt: PromptSpec, tokenizer, max_length: int, role: str, instruction: str | None
+) -> tuple[list[str], list[int], tuple[int, ...]]:
+    """Texts cut to a bound of ``max_length`` and put in the prompt, as a sentence-transformers model reads them.
+
+    Returns:
+        ``(formatted, lengths, truncated)``: the prompted texts, their token counts (special tokens included)
+        and the positions of the texts the model will not read whole.
+    """
+    cut = [cut_text(t, max_length) for t in texts]  # tokenising a huge text whole costs minutes and GBs
+    formatted = [prompt.format(t, role, instruction).full for t in cut]
+    lengths = [len(ids) for ids in tokenizer(formatted, add_special_tokens=True, verbose=False)["input_ids"]]
+    truncated = tuple(i for i, n in enumerate(lengths) if n > max_length or len(cut[i]) < len(texts[i]))
+    return formatted, lengths, truncated
+
+
 def tokenize(
     tokenizer,
     item: FormattedText,
