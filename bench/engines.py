@@ -3,14 +3,16 @@
     OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1 .venv/bin/python bench/engines.py            # SciFact, NFCorpus, 1M
     .venv/bin/python bench/engines.py --sizes 100000 --corpora scifact --heap-factors 0.8
 
-Corpora (BEIR queries: SciFact test, NFCorpus dev): each document's own MiniLM tokens with BM25
-impacts (Lucene saturation and length normalisation, k1 0.9, b 0.4, computed at index time: the
-stand-in of issue 11's recipe, made here from the tokenizer alone), queries encoded by
-``SparseRetriever`` (own tokens, IDF weights), so ``q · d`` is BM25 over word pieces. A query's time
-is ``SparseRetriever.search([text], k=10)`` (tokenise, weights, engine search, result building), its
-fastest of 3 passes; bm25s (its own tokenizer and stemmer) is timed the same way in the same run.
-Synthetic: bench/_synthetic.py's Zipf vectors (64 tokens of 30,522 per document, 16-token queries
-with IDF weights). Overlap: share of the exact engine's top 10 that an engine returns.
+Corpora (BEIR queries: SciFact test, NFCorpus dev): the index ``keytokens index CORPUS --model minilm``
+builds with the default recipe (each document's own tokens, stemmed, with BM25 impacts, plus its
+top-4 aligned tokens from the corpus-fitted head; MiniLM encodings from the shared cache), searched
+with the recipe's query settings (tokenizer only). A query's time is
+``SparseRetriever.search([text], k=10)`` (tokenise, weights, engine search, result building), its
+fastest of 3 passes; bm25s (its own tokenizer, stopwords and stemmer; the recipe's k1 and b) is timed
+the same way in the same run. Synthetic: bench/_synthetic.py's Zipf vectors (64 tokens of 30,522 per
+document, 16-token queries with IDF weights). Overlap: share of the exact engine's top 10 that an
+engine returns; ``top10_identical_share``: queries whose top 10 is the exact one, in order.
+Seismic grid: ``--build 'knob=value …'`` (repeatable) × ``--query-cuts`` × ``--heap-factors``.
 Writes bench/results/engines.json and engines.md.
 """
 
@@ -25,7 +27,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_info, md_cell, write_atomic, write_json
@@ -36,6 +37,8 @@ SPLITS = {"scifact": "test", "nfcorpus": "dev"}
 PASSES = 3
 WARMUP = 10
 BM25 = {"k1": 0.9, "b": 0.4}
+#: Knobs that only change how queries run: one build serves every value.
+SEARCH_KNOBS = ("heap_factor", "query_cut")
 
 
 def rss_bytes() -> int:
@@ -74,58 +77,61 @@ def overlap(found, exact) -> float:
     return float(np.mean(shares))
 
 
-def bm25_impacts(token_ids: list[np.ndarray], vocab: int) -> sp.csr_matrix:
-    """``(n_docs, vocab)`` Lucene BM25 document impacts ``tf (k1+1) / (tf + k1 (1 − b + b·len/avglen))``."""
-    lengths = np.array([len(t) for t in token_ids], dtype=np.float64)
-    norm = BM25["k1"] * (1 - BM25["b"] + BM25["b"] * lengths / max(lengths.mean(), 1e-9))
-    rows, cols, vals = [], [], []
-    for d, ids in enumerate(token_ids):
-        uniq, tf = np.unique(ids, return_counts=True)
-        rows.append(np.full(len(uniq), d))
-        cols.append(uniq)
-        vals.append(tf * (BM25["k1"] + 1) / (tf + norm[d]))
-    data = np.concatenate(vals).astype(np.float32)
-    return sp.csr_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(len(token_ids), vocab))
+def default_index(name: str):
+    """The corpus's sparse index under the default recipe (as ``keytokens index CORPUS --model minilm``) and its
+    retriever with the recipe's query settings; MiniLM document encodings come from the shared cache."""
+    from keytokens.datasets import data_dir
+    from keytokens.evaluation.beir import read_corpus
+    from keytokens.lens import Lens
+    from keytokens.retrieval.recipes import get_recipe
+    from keytokens.sparse import build_index, encode_corpus
+
+    recipe = get_recipe("default")
+    doc_ids, texts = read_corpus(data_dir() / name / "corpus.jsonl")
+    lens = Lens.load("minilm")
+    index = build_index(lens, encode_corpus(lens, texts, recipe.documents), doc_ids)
+    return index, lens.vocabulary.tokenizer, recipe
 
 
-def corpus_rows(name: str, tokenizer, engines: list[tuple[str, dict]]) -> list[dict]:
+def corpus_rows(name: str, engines: list[tuple[str, dict]]) -> list[dict]:
     from keytokens.datasets import data_dir
     from keytokens.evaluation import load_beir
     from keytokens.retrieval import BM25Retriever, SparseRetriever
-    from keytokens.sparse import IndexInfo, SparseConfig, SparseIndex, tokenizer_fingerprint
-    from keytokens.sparse.tokenizer import tokenize
+    from keytokens.retrieval.recipes import get_recipe
+    from keytokens.sparse import QueryConfig
 
     data = load_beir(data_dir() / name, split=SPLITS.get(name, "test"))
     queries = list(data.query_texts)
-    vocab = len(tokenizer)
-    vectors = bm25_impacts(tokenize(tokenizer, data.doc_texts), vocab)
-    info = IndexInfo("minilm", "none", tokenizer_fingerprint(tokenizer), vocab, SparseConfig(k=1))
-    index = SparseIndex.build(vectors, list(data.doc_ids), info=info)
-    bm25 = BM25Retriever(data.doc_texts, data.doc_ids, k1=BM25["k1"], b=BM25["b"], method="lucene",
+    index, tokenizer, recipe = default_index(name)
+    lexical = get_recipe("lexical").documents.lexical  # the BM25 baseline shares the default's k1 and b
+    bm25 = BM25Retriever(data.doc_texts, data.doc_ids, k1=lexical.k1, b=lexical.b, method="lucene",
                          stopwords="en", stemmer="english")  # fmt: skip
     bm25_ms = timed_queries(lambda q: bm25.search([q], k=K), queries)
-    base = {"corpus": name, "n_docs": index.n_docs, "nnz_per_doc": index.nnz / index.n_docs, "k": K,
-            "n_queries": len(queries), "bm25s_query_ms_p50": float(np.percentile(bm25_ms, 50))}  # fmt: skip
-    exact = SparseRetriever(index, tokenizer)
+    base = {"corpus": name, "recipe": recipe.name, "n_docs": index.n_docs, "nnz_per_doc": index.nnz / index.n_docs,
+            "k": K, "n_queries": len(queries), "bm25s_query_ms_p50": float(np.percentile(bm25_ms, 50)),
+            "bm25s_query_ms_p95": float(np.percentile(bm25_ms, 95))}  # fmt: skip
+    query = QueryConfig(weights=index.info.config.query_weights)
+    exact = SparseRetriever(index, tokenizer, query=query)
     truth = exact.search(queries, k=K).doc_ids
-    rows, built = [], {"exact": (index, 0.0)}
+    rows, built = [], {}
     for engine, options in engines:
+        key = (engine, tuple(sorted((k, v) for k, v in options.items() if k not in SEARCH_KNOBS)))
         start = time.perf_counter()
-        base_index, build_s = built.get(engine, (index, None))
-        retriever = SparseRetriever(base_index, tokenizer, engine=engine, engine_options=options)
-        if build_s is None:  # built now; later rows of this engine only change search knobs
-            build_s = time.perf_counter() - start
-            built[engine] = (retriever.index, build_s)
-        saved_size(retriever.index.engine)
+        if key not in built:
+            built[key] = (index.with_engine(engine, options), time.perf_counter() - start)
+            saved_size(built[key][0].engine)
+        searcher, build_s = built[key][0].with_engine(engine, options), built[key][1]
+        retriever = SparseRetriever(searcher, tokenizer, query=query)
         ms = timed_queries(lambda q, r=retriever: r.search([q], k=K), queries)
         p = percentiles(ms)
         batch_start = time.perf_counter()
         found = retriever.search(queries, k=K).doc_ids
         batch_ms = 1000 * (time.perf_counter() - batch_start) / len(queries)
-        row = {**base, "engine": engine, "engine_params": retriever.index.engine.params.to_dict(), **p,
+        row = {**base, "engine": engine, "engine_params": searcher.engine.params.to_dict(), **p,
                "vs_bm25s_p50": p["query_ms_p50"] / base["bm25s_query_ms_p50"], "batched_ms_per_query": batch_ms,
-               "top10_overlap_with_exact": overlap(found, truth), "engine_build_s": build_s,
-               "engine_bytes": retriever.index.engine.nbytes, "index_bytes": index.nbytes,
+               "top10_overlap_with_exact": overlap(found, truth),
+               "top10_identical_share": float(np.mean([f == t for f, t in zip(found, truth, strict=True)])),
+               "engine_build_s": build_s, "engine_bytes": searcher.engine.nbytes, "index_bytes": index.nbytes,
                "loadavg_1m": os.getloadavg()[0]}  # fmt: skip
         print(f"[engines] {name} {engine} {options}: {p} overlap {row['top10_overlap_with_exact']:.4f}", flush=True)
         rows.append(row)
@@ -158,7 +164,7 @@ def synthetic_rows(n_docs: int, engines: list[tuple[str, dict]], n_queries: int)
         build = exact_build
         searcher = index
         if engine != "exact":
-            key = (engine, tuple(sorted((k, v) for k, v in options.items() if k not in ("heap_factor", "query_cut"))))
+            key = (engine, tuple(sorted((k, v) for k, v in options.items() if k not in SEARCH_KNOBS)))
             if key not in built:
                 gc.collect()
                 rss0, start = rss_bytes(), time.perf_counter()
@@ -206,32 +212,47 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_engines(heap_factors: str) -> list[tuple[str, dict]]:
-    return [("exact", {})] + [("seismic", {"heap_factor": float(h)}) for h in heap_factors.split(",") if h]
+def parse_engines(builds: list[str], query_cuts: str, heap_factors: str) -> list[tuple[str, dict]]:
+    """``exact``, then Seismic for every build (``knob=value`` words) × query_cut × heap_factor."""
+    engines: list[tuple[str, dict]] = [("exact", {})]
+    for build in builds or [""]:
+        knobs = {}
+        for word in build.split():
+            key, _, value = word.partition("=")
+            knobs[key] = float(value) if "." in value else int(value) if value.lstrip("-").isdigit() else value
+        for cut in (int(c) for c in query_cuts.split(",") if c):
+            for h in (float(h) for h in heap_factors.split(",") if h):
+                engines.append(("seismic", {**knobs, "query_cut": cut, "heap_factor": h}))
+    return engines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default="scifact,nfcorpus")
     parser.add_argument("--sizes", default="1000000", help="synthetic corpus sizes, comma-separated")
+    parser.add_argument(
+        "--build",
+        action="append",
+        default=[],
+        help="Seismic build knobs as 'knob=value knob=value' (repeatable; default: the defaults)",
+    )
+    parser.add_argument("--query-cuts", default="0", help="Seismic query_cut values (0: every query token)")
     parser.add_argument("--heap-factors", default="0.6,0.8,1.0", help="Seismic heap_factor values")
     parser.add_argument("--queries", type=int, default=200, help="synthetic queries")
+    parser.add_argument("--name", default="engines", help="results file stem under bench/results")
     parser.add_argument("--note", action="append", default=[])
     args = parser.parse_args()
     command = "python bench/engines.py " + " ".join(sys.argv[1:])
     result = {"command": command, "machine": machine_info(), "load_average": list(os.getloadavg()),
               "notes": args.note, "rows": []}  # fmt: skip
-    engines = parse_engines(args.heap_factors)
-    if args.corpora:
-        from keytokens.lens import Lens
-
-        tokenizer = Lens.load("minilm").vocabulary.tokenizer
-        for name in args.corpora.split(","):
-            result["rows"] += corpus_rows(name, tokenizer, engines)
+    engines = parse_engines(args.build, args.query_cuts, args.heap_factors)
+    for name in (c for c in args.corpora.split(",") if c):
+        result["rows"] += corpus_rows(name, engines)
     for size in (int(s) for s in args.sizes.split(",") if s):
         result["rows"] += synthetic_rows(size, engines, args.queries)
-    write_json(RESULTS / "engines.json", result)
-    write_atomic(RESULTS / "engines.md", to_markdown(result))
+        write_json(RESULTS / f"{args.name}.json", result)  # kept after each size: a long run can be read early
+    write_json(RESULTS / f"{args.name}.json", result)
+    write_atomic(RESULTS / f"{args.name}.md", to_markdown(result))
     print(to_markdown(result))
 
 

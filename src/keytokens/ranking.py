@@ -64,16 +64,21 @@ class SearchResults:
         )
 
 
-def top_k(scores: np.ndarray, k: int, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def top_k(
+    scores: np.ndarray, k: int, positions: np.ndarray | None = None, *, matched_only: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best entries of a score vector, ties broken by the smaller position.
 
     ``argpartition`` finds the k-th best score in linear time; only the entries above it, and the
-    tied entries with the smallest positions, are then sorted (``O(n + k log k)``).
+    tied entries with the smallest positions, are then sorted (``O(n + k log k)``). When no entry
+    outside the partition's top ``k`` ties with the k-th score (almost always, for real scores), the
+    partition is the answer and the tie scan is skipped.
 
     Args:
         scores: ``(n,)`` scores, higher is better; NaN is not allowed.
         k: how many to keep (``k ≥ 0``); fewer come back when ``n < k``.
         positions: ``(n,) int64`` tie-break keys (document positions), unique; defaults to ``arange(n)``.
+        matched_only: leave out entries scoring exactly 0 (documents sharing nothing with the query).
 
     Returns:
         ``(positions, scores)``: ``(min(k, n),) int64`` and ``(min(k, n),)`` of ``scores``'s dtype, best first.
@@ -86,18 +91,47 @@ def top_k(scores: np.ndarray, k: int, positions: np.ndarray | None = None) -> tu
         raise ValueError(f"k must be non-negative; got {k}")
     if scores.ndim != 1:
         raise ValueError(f"scores must be 1-D; got shape {scores.shape}")
-    pos = np.arange(len(scores), dtype=np.int64) if positions is None else np.asarray(positions, dtype=np.int64)
-    if pos.shape != scores.shape:
-        raise ValueError(f"positions {pos.shape} and scores {scores.shape} must have the same shape")
-    if k < len(scores):
-        kth = scores[np.argpartition(-scores, k - 1)[k - 1]] if k else np.inf
-        above = np.flatnonzero(scores > kth)
-        tied = np.flatnonzero(scores == kth)
-        tied = tied[np.argsort(pos[tied], kind="stable")[: k - len(above)]]
-        keep = np.concatenate([above, tied])
-        scores, pos = scores[keep], pos[keep]
+    if positions is not None:
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.shape != scores.shape:
+            raise ValueError(f"positions {positions.shape} and scores {scores.shape} must have the same shape")
+    if matched_only and 2 * np.count_nonzero(scores) < len(scores):
+        # mostly zeros (which slow the partition down): keep the matched entries first
+        keep = np.flatnonzero(scores)
+        scores = scores[keep]
+        positions = keep if positions is None else positions[keep]
+    n = len(scores)
+    if k < n:
+        keep = _best(scores, k, positions)
+        scores = scores[keep]
+        pos = keep if positions is None else positions[keep]
+    else:
+        pos = np.arange(n, dtype=np.int64) if positions is None else positions
+    if matched_only:
+        # every matched entry (score ≠ 0) above the k-th score is kept, so dropping the zeros now loses none
+        nonzero = scores != 0
+        if not nonzero.all():
+            scores, pos = scores[nonzero], pos[nonzero]
     order = np.lexsort((pos, -scores))
-    return pos[order], scores[order]
+    return pos[order].astype(np.int64, copy=False), scores[order]
+
+
+def _best(scores: np.ndarray, k: int, positions: np.ndarray | None) -> np.ndarray:
+    """Indices of the ``k`` best of ``scores`` (``0 ≤ k < n``), ties broken by the smaller position."""
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    n = len(scores)
+    part = np.argpartition(scores, n - k)
+    top = part[n - k :]
+    kth = scores[part[n - k]]
+    tied_inside = np.count_nonzero(scores[top] == kth)
+    if np.count_nonzero(scores == kth) == tied_inside:
+        return top  # every entry equal to the k-th score is already in: no tie to break
+    above = np.flatnonzero(scores > kth)
+    tied = np.flatnonzero(scores == kth)
+    keys = tied if positions is None else positions[tied]
+    tied = tied[np.argsort(keys, kind="stable")[: k - len(above)]]
+    return np.concatenate([above, tied])
 
 
 __all__ = ["SearchResults", "top_k"]

@@ -99,19 +99,21 @@ def query_vectors(
         raise ShapeError(f"indexable mask has shape {np.shape(indexable)}; expected ({vocab_size},)")
     if expansion_ids is not None and len(expansion_ids) != len(token_ids):
         raise ShapeError(f"{len(expansion_ids)} expansion rows for {len(token_ids)} queries")
+    mapping = None if token_map is None else np.asarray(token_map)  # int32 as saved: no per-call copy
     indptr, indices = [0], []
     for row, ids in enumerate(token_ids):
         ids = np.asarray(ids, dtype=np.int64)
         if expansion_ids is not None:
             ids = np.concatenate([ids, np.asarray(expansion_ids[row], dtype=np.int64)])
         ids = ids[(ids >= 0) & (ids < vocab_size)]
-        if token_map is not None:
-            ids = np.asarray(token_map, dtype=np.int64)[ids]
+        ids = ids[indexable[ids]]  # special tokens dropped by token id, before any mapping to terms
+        if mapping is not None:
+            ids = mapping[ids]
             ids = ids[ids >= 0]
-        ids = np.unique(ids[indexable[ids]])
+        ids = np.unique(ids)
         indices.append(ids)
         indptr.append(indptr[-1] + len(ids))
-    cols = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
+    cols = indices[0] if len(indices) == 1 else np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
     data = np.asarray(token_weights, dtype=np.float32)[cols]
     # int32 ids and no copy: scipy builds such a matrix in a third of the time (it matters per query)
     index_dtype = np.int32 if max(vocab_size, len(cols)) < np.iinfo(np.int32).max else np.int64
