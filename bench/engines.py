@@ -8,7 +8,7 @@ builds with the default recipe (each document's own tokens, stemmed, with BM25 i
 top-4 aligned tokens from the corpus-fitted head; MiniLM encodings from the shared cache), searched
 with the recipe's query settings (tokenizer only). A query's time is
 ``SparseRetriever.search([text], k=10)`` (tokenise, weights, engine search, result building), its
-fastest of 3 passes; bm25s (its own tokenizer, stopwords and stemmer; the recipe's k1 and b) is timed
+fastest of 3 passes; bm25s (as `keytokens eval`'s BM25 row: its own tokenizer, English stopwords and stemmer) is timed
 the same way in the same run. Synthetic: bench/_synthetic.py's Zipf vectors (64 tokens of 30,522 per
 document, 16-token queries with IDF weights). Overlap: share of the exact engine's top 10 that an
 engine returns; ``top10_identical_share``: queries whose top 10 is the exact one, in order.
@@ -96,16 +96,14 @@ def default_index(name: str):
 def corpus_rows(name: str, engines: list[tuple[str, dict]]) -> list[dict]:
     from keytokens.datasets import data_dir
     from keytokens.evaluation import load_beir
+    from keytokens.evaluation.systems import BM25_SETTINGS
     from keytokens.retrieval import BM25Retriever, SparseRetriever
-    from keytokens.retrieval.recipes import get_recipe
     from keytokens.sparse import QueryConfig
 
     data = load_beir(data_dir() / name, split=SPLITS.get(name, "test"))
     queries = list(data.query_texts)
     index, tokenizer, recipe = default_index(name)
-    lexical = get_recipe("lexical").documents.lexical  # the BM25 baseline shares the default's k1 and b
-    bm25 = BM25Retriever(data.doc_texts, data.doc_ids, k1=lexical.k1, b=lexical.b, method="lucene",
-                         stopwords="en", stemmer="english")  # fmt: skip
+    bm25 = BM25Retriever(data.doc_texts, data.doc_ids, **BM25_SETTINGS)  # the BM25 row of `keytokens eval`
     bm25_ms = timed_queries(lambda q: bm25.search([q], k=K), queries)
     base = {"corpus": name, "recipe": recipe.name, "n_docs": index.n_docs, "nnz_per_doc": index.nnz / index.n_docs,
             "k": K, "n_queries": len(queries), "bm25s_query_ms_p50": float(np.percentile(bm25_ms, 50)),
