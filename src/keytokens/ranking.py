@@ -69,10 +69,8 @@ def top_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best entries of a score vector, ties broken by the smaller position.
 
-    ``argpartition`` finds the k-th best score in linear time; only the entries above it, and the
-    tied entries with the smallest positions, are then sorted (``O(n + k log k)``). When no entry
-    outside the partition's top ``k`` ties with the k-th score (almost always, for real scores), the
-    partition is the answer and the tie scan is skipped.
+    ``np.partition`` finds the k-th best score in linear time; only the entries at or above it (``k``
+    of them, more when scores tie) are then sorted (``O(n + k log k)``).
 
     Args:
         scores: ``(n,)`` scores, higher is better; NaN is not allowed.
@@ -96,42 +94,25 @@ def top_k(
         if positions.shape != scores.shape:
             raise ValueError(f"positions {positions.shape} and scores {scores.shape} must have the same shape")
     if matched_only and 2 * np.count_nonzero(scores) < len(scores):
-        # mostly zeros (which slow the partition down): keep the matched entries first
+        # mostly zeros, which would all tie at a k-th score of 0: keep the matched entries first
         keep = np.flatnonzero(scores)
         scores = scores[keep]
         positions = keep if positions is None else positions[keep]
     n = len(scores)
-    if k < n:
-        keep = _best(scores, k, positions)
-        scores = scores[keep]
-        pos = keep if positions is None else positions[keep]
+    if k == 0:
+        keep = np.zeros(0, dtype=np.int64)
+    elif k < n:
+        keep = np.flatnonzero(scores >= np.partition(scores, n - k)[n - k])  # ≥ k entries: the best and ties
     else:
-        pos = np.arange(n, dtype=np.int64) if positions is None else positions
+        keep = np.arange(n, dtype=np.int64)
+    scores = scores[keep]
+    pos = keep if positions is None else positions[keep]
     if matched_only:
-        # every matched entry (score ≠ 0) above the k-th score is kept, so dropping the zeros now loses none
         nonzero = scores != 0
         if not nonzero.all():
             scores, pos = scores[nonzero], pos[nonzero]
-    order = np.lexsort((pos, -scores))
+    order = np.lexsort((pos, -scores))[:k]
     return pos[order].astype(np.int64, copy=False), scores[order]
-
-
-def _best(scores: np.ndarray, k: int, positions: np.ndarray | None) -> np.ndarray:
-    """Indices of the ``k`` best of ``scores`` (``0 ≤ k < n``), ties broken by the smaller position."""
-    if k == 0:
-        return np.zeros(0, dtype=np.int64)
-    n = len(scores)
-    part = np.argpartition(scores, n - k)
-    top = part[n - k :]
-    kth = scores[part[n - k]]
-    tied_inside = np.count_nonzero(scores[top] == kth)
-    if np.count_nonzero(scores == kth) == tied_inside:
-        return top  # every entry equal to the k-th score is already in: no tie to break
-    above = np.flatnonzero(scores > kth)
-    tied = np.flatnonzero(scores == kth)
-    keys = tied if positions is None else positions[tied]
-    tied = tied[np.argsort(keys, kind="stable")[: k - len(above)]]
-    return np.concatenate([above, tied])
 
 
 __all__ = ["SearchResults", "top_k"]

@@ -12,7 +12,7 @@ from keytokens.lens import Lens
 from keytokens.ranking import SearchResults
 from keytokens.retrieval.base import check_search
 from keytokens.sparse.index import Explanation, SparseIndex
-from keytokens.sparse.queries import QueryConfig, encode_queries, get_query_weights
+from keytokens.sparse.queries import QueryBatch, QueryConfig, encode_query_batch, get_query_weights, term_lookup
 from keytokens.sparse.tokenizer import load_tokenizer, special_mask, tokenizer_fingerprint
 
 
@@ -60,6 +60,7 @@ class SparseRetriever:
         vocab_size = index.info.vocab_size
         self.indexable = ~special_mask(tokenizer, vocab_size)
         self.token_weights = get_query_weights(self.query.weights)(index.document_frequency(), index.n_docs)
+        self._lookup = term_lookup(self.indexable, index.token_map)  # token id → index column, once
 
     @classmethod
     def from_lens(cls, index: SparseIndex, lens: Lens, *, query: QueryConfig | None = None, name: str = "sparse"):
@@ -99,15 +100,18 @@ class SparseRetriever:
 
     def encode(self, queries: Sequence[str]) -> sp.csr_matrix:
         """``(n_queries, |V|) float32`` query vectors."""
-        return encode_queries(
+        return self._batch(queries).tocsr()
+
+    def _batch(self, queries: Sequence[str]) -> QueryBatch:
+        return encode_query_batch(
             queries,
             tokenizer=self.tokenizer,
             config=self.query,
             token_weights=self.token_weights,
-            indexable=self.indexable,
+            lookup=self._lookup,
+            mask=self.indexable,
             lens=self.lens,
             centering=self.index.centering,
-            token_map=self.index.token_map,
         )
 
     def search(self, queries: Sequence[str], *, k: int) -> SearchResults:
@@ -117,7 +121,7 @@ class SparseRetriever:
             EmptyTextError: a query is empty.
             ValueError: ``k`` is not positive.
         """
-        return self.index.search(self.encode(check_search(queries, k)), k=k)
+        return self.index.search(self._batch(check_search(queries, k)), k=k)
 
     def explain(self, query: str, doc_id: str) -> Explanation:
         """The tokens ``query`` shares with document ``doc_id`` and what each contributed."""

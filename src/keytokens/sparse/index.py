@@ -21,6 +21,7 @@ from keytokens.sparse.centering import Centering
 from keytokens.sparse.engines import Engine, ExactEngine, build_engine, configure, load_engine, save_engine
 from keytokens.sparse.explain import Explanation, explain_match
 from keytokens.sparse.info import IndexInfo, document_config, read_settings
+from keytokens.sparse.queries import QueryBatch
 from keytokens.sparse.tokenizer import save_tokenizer
 from keytokens.strings import check_doc_id
 
@@ -200,14 +201,14 @@ class SparseIndex:
         index._snippets = self._snippets
         return index
 
-    def search(self, queries: sp.spmatrix | sp.sparray, *, k: int) -> SearchResults:
+    def search(self, queries: sp.spmatrix | sp.sparray | QueryBatch, *, k: int) -> SearchResults:
         """The ``k`` best documents of each query vector, by the index's engine (exact by default).
 
         Only documents sharing a token with the query (with a non-zero score) are returned, so a query
         with no known token gets an empty list. Ties: score descending, then document position.
 
         Args:
-            queries: ``(n_queries, |V|)`` sparse query vectors.
+            queries: ``(n_queries, |V|)`` sparse query vectors (a scipy matrix or a :class:`QueryBatch`).
             k: documents per query.
 
         Raises:
@@ -233,6 +234,7 @@ class SparseIndex:
             ShapeError: ``query`` is not one query vector of this vocabulary.
         """
         q = self._check_queries(query)
+        q = q.tocsr() if isinstance(q, QueryBatch) else q
         if q.shape[0] != 1:
             raise ShapeError(f"explain takes one query vector; got {q.shape[0]}")
         return explain_match(self.matrix, q, self.position(doc_id), doc_id=doc_id, tokenizer=vocabulary)
@@ -326,7 +328,11 @@ class SparseIndex:
         index._snippets = snippets
         return index
 
-    def _check_queries(self, queries) -> sp.csr_matrix:
+    def _check_queries(self, queries) -> sp.csr_matrix | QueryBatch:
+        if isinstance(queries, QueryBatch):  # made by query_batch: sorted distinct ids, float32
+            if queries.vocab_size != self.info.vocab_size:
+                raise ShapeError(f"query vectors have shape {queries.shape}; expected (n, {self.info.vocab_size})")
+            return queries
         if not sp.issparse(queries):
             raise ShapeError(f"query vectors must be a scipy sparse matrix; got {type(queries).__name__}")
         if queries.ndim != 2 or queries.shape[1] != self.info.vocab_size:

@@ -71,6 +71,90 @@ class QueryConfig:
         return {"weights": self.weights, "expansion": self.expansion}
 
 
+#: Queries of at most this many tokens are deduplicated with a Python set (cheaper than ``np.unique`` below it).
+SHORT_QUERY = 256
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class QueryBatch:
+    """Query vectors in CSR layout, as the engines read them, without a scipy matrix around them.
+
+    Searching one query costs about what scipy's constructor checks cost, so the search path of
+    :class:`~keytokens.retrieval.SparseRetriever` passes this instead; :meth:`tocsr` gives the
+    matrix (what :func:`query_vectors` returns).
+
+    Attributes:
+        indptr: ``(n + 1,) int32`` row starts.
+        indices: ``(nnz,) int32`` sorted distinct token (or term) ids per row.
+        data: ``(nnz,) float32`` weights.
+        vocab_size: columns.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    vocab_size: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_queries, vocab_size)``."""
+        return (len(self.indptr) - 1, self.vocab_size)
+
+    def tocsr(self) -> sp.csr_matrix:
+        """The ``(n_queries, vocab_size) float32`` CSR matrix (sharing the arrays)."""
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape, copy=False)
+
+
+def term_lookup(indexable: np.ndarray, token_map: np.ndarray | None = None) -> np.ndarray:
+    """``(|V|,) int32``: each token id's column in the index, ``-1`` for a token a query never holds.
+
+    Special tokens (``~indexable``) are dropped by token id, before a lexical index's ``token_map``
+    merges tokens into terms.
+    """
+    columns = np.arange(len(indexable), dtype=np.int32) if token_map is None else np.asarray(token_map, np.int32)
+    return np.where(np.asarray(indexable, dtype=bool), columns, np.int32(-1)).astype(np.int32)
+
+
+def query_batch(
+    token_ids: Sequence[np.ndarray],
+    *,
+    token_weights: np.ndarray,
+    lookup: np.ndarray,
+    expansion_ids: np.ndarray | None = None,
+) -> QueryBatch:
+    """A :class:`QueryBatch` of each query's distinct columns (``lookup`` of its ids), weighted by ``token_weights``.
+
+    Args:
+        token_ids: each query's own token ids.
+        token_weights: ``(|V|,) float32`` weight of each column.
+        lookup: ``(|V|,)`` token id → column, ``-1`` dropped (:func:`term_lookup`).
+        expansion_ids: optional ``(n_queries, M)`` aligned token ids added to each query.
+
+    Raises:
+        ShapeError: the expansion rows do not match the queries.
+    """
+    vocab_size = len(lookup)
+    if expansion_ids is not None and len(expansion_ids) != len(token_ids):
+        raise ShapeError(f"{len(expansion_ids)} expansion rows for {len(token_ids)} queries")
+    indptr, indices = [0], []
+    for row, ids in enumerate(token_ids):
+        ids = np.asarray(ids, dtype=np.int64)
+        if expansion_ids is not None:
+            ids = np.concatenate([ids, np.asarray(expansion_ids[row], dtype=np.int64)])
+        ids = ids[(ids >= 0) & (ids < vocab_size)]
+        columns = lookup[ids]
+        if len(columns) <= SHORT_QUERY:  # a set costs less than np.unique's sort at this size
+            columns = np.array(sorted(set(columns.tolist()) - {-1}), dtype=np.int64)
+        else:
+            columns = np.unique(columns[columns >= 0])
+        indices.append(columns)
+        indptr.append(indptr[-1] + len(columns))
+    cols = indices[0] if len(indices) == 1 else np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
+    index_dtype = np.int32 if max(vocab_size, len(cols)) < np.iinfo(np.int32).max else np.int64
+    data = np.asarray(token_weights, dtype=np.float32)[cols]
+    return QueryBatch(np.asarray(indptr, dtype=index_dtype), cols.astype(index_dtype, copy=False), data, vocab_size)
+
+
 def query_vectors(
     token_ids: Sequence[np.ndarray],
     *,
@@ -97,28 +181,8 @@ def query_vectors(
     vocab_size = len(token_weights)
     if np.shape(indexable) != (vocab_size,):
         raise ShapeError(f"indexable mask has shape {np.shape(indexable)}; expected ({vocab_size},)")
-    if expansion_ids is not None and len(expansion_ids) != len(token_ids):
-        raise ShapeError(f"{len(expansion_ids)} expansion rows for {len(token_ids)} queries")
-    mapping = None if token_map is None else np.asarray(token_map)  # int32 as saved: no per-call copy
-    indptr, indices = [0], []
-    for row, ids in enumerate(token_ids):
-        ids = np.asarray(ids, dtype=np.int64)
-        if expansion_ids is not None:
-            ids = np.concatenate([ids, np.asarray(expansion_ids[row], dtype=np.int64)])
-        ids = ids[(ids >= 0) & (ids < vocab_size)]
-        ids = ids[indexable[ids]]  # special tokens dropped by token id, before any mapping to terms
-        if mapping is not None:
-            ids = mapping[ids]
-            ids = ids[ids >= 0]
-        ids = np.unique(ids)
-        indices.append(ids)
-        indptr.append(indptr[-1] + len(ids))
-    cols = indices[0] if len(indices) == 1 else np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
-    data = np.asarray(token_weights, dtype=np.float32)[cols]
-    # int32 ids and no copy: scipy builds such a matrix in a third of the time (it matters per query)
-    index_dtype = np.int32 if max(vocab_size, len(cols)) < np.iinfo(np.int32).max else np.int64
-    indptr = np.asarray(indptr, dtype=index_dtype)
-    return sp.csr_matrix((data, cols.astype(index_dtype), indptr), shape=(len(token_ids), vocab_size), copy=False)
+    lookup = term_lookup(indexable, token_map)
+    return query_batch(token_ids, token_weights=token_weights, lookup=lookup, expansion_ids=expansion_ids).tocsr()
 
 
 def encode_queries(
@@ -144,6 +208,26 @@ def encode_queries(
         centering: the index's centering, applied to the query embeddings before the head.
         token_map: the index's token id → term id map (lexical indexes).
     """
+    lookup = term_lookup(indexable, token_map)
+    batch = encode_query_batch(
+        texts, tokenizer=tokenizer, config=config, token_weights=token_weights, lookup=lookup, lens=lens,
+        centering=centering, mask=indexable,
+    )  # fmt: skip
+    return batch.tocsr()
+
+
+def encode_query_batch(
+    texts: Sequence[str],
+    *,
+    tokenizer,
+    config: QueryConfig,
+    token_weights: np.ndarray,
+    lookup: np.ndarray,
+    mask: np.ndarray,
+    lens=None,
+    centering=None,
+) -> QueryBatch:
+    """:func:`encode_queries` as a :class:`QueryBatch`, with the token → column ``lookup`` made once by the caller."""
     texts = as_texts(texts)
     expansion = None
     if config.expansion:
@@ -151,14 +235,20 @@ def encode_queries(
 
         emb = lens.encode(texts, role="query")
         emb = centering.apply(emb) if centering is not None else emb
-        expansion, _ = topk(lens.head, emb, config.expansion, mask=indexable)
-    return query_vectors(
-        tokenize(tokenizer, texts),
-        token_weights=token_weights,
-        indexable=indexable,
-        expansion_ids=expansion,
-        token_map=token_map,
-    )
+        expansion, _ = topk(lens.head, emb, config.expansion, mask=mask)
+    return query_batch(tokenize(tokenizer, texts), token_weights=token_weights, lookup=lookup, expansion_ids=expansion)
 
 
-__all__ = ["QUERY_WEIGHTS", "QueryConfig", "encode_queries", "get_query_weights", "idf", "one", "query_vectors"]
+__all__ = [
+    "QUERY_WEIGHTS",
+    "QueryBatch",
+    "QueryConfig",
+    "encode_queries",
+    "encode_query_batch",
+    "get_query_weights",
+    "idf",
+    "one",
+    "query_batch",
+    "query_vectors",
+    "term_lookup",
+]

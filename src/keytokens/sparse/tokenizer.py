@@ -41,6 +41,8 @@ def tokenize(tokenizer, texts: Sequence[str], *, max_chars: int = TOKENIZE_CHARS
     Texts are tokenised in batches of at most ``max_chars`` characters; a longer text is split at a
     whitespace (kept with the next piece, where pre-tokenizers split anyway) and its pieces' ids joined.
     """
+    if len(texts) == 1 and len(texts[0]) <= max_chars:  # one query: no batching to plan
+        return [np.asarray(_encode(tokenizer, [texts[0]])[0], dtype=np.int64)]
     parts: list[list[np.ndarray]] = [[] for _ in texts]
     batch: list[tuple[int, str]] = []
     size = 0
@@ -59,8 +61,10 @@ def tokenize(tokenizer, texts: Sequence[str], *, max_chars: int = TOKENIZE_CHARS
 def _encode(tokenizer, texts: list[str]) -> list[list[int]]:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None and backend.truncation is None and backend.padding is None:
-        # a Hugging Face fast tokenizer calls this same Rust tokenizer; called directly it costs a third less
-        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+        # a Hugging Face fast tokenizer calls this same Rust tokenizer; called directly it costs a third less,
+        # and without the character offsets (tokenizers ≥ 0.21's encode_batch_fast) a tenth less again
+        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        return [e.ids for e in encode(texts, add_special_tokens=False)]
     return tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
 
 
@@ -103,6 +107,11 @@ class SavedTokenizer:
 
     def __len__(self) -> int:
         return int(self.backend.get_vocab_size(with_added_tokens=True))
+
+    @property
+    def backend_tokenizer(self):
+        """The ``tokenizers.Tokenizer`` (no truncation, no padding), as a Hugging Face fast tokenizer names it."""
+        return self.backend
 
     def __call__(self, texts: Sequence[str], *, add_special_tokens: bool = True, truncation: bool = False) -> dict:
         """``{"input_ids": [...]}`` for a batch of texts (never truncated)."""

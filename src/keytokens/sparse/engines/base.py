@@ -56,7 +56,10 @@ class Engine(Protocol):
         ...
 
     def search(self, queries: sp.csr_matrix, *, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """The ``k`` best rows of each ``(n, |V|)`` float32 CSR query.
+        """The ``k`` best rows of each ``(n, |V|)`` float32 query in CSR layout.
+
+        ``queries`` is a scipy CSR matrix or a :class:`~keytokens.sparse.queries.QueryBatch`: an engine
+        reads only ``indptr``, ``indices`` (sorted, distinct per row), ``data`` and ``shape``.
 
         Returns:
             Per query, ``(m,) int64`` row positions and ``(m,) float32`` scores (``m ≤ k``), best

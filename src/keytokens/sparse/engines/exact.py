@@ -90,27 +90,27 @@ class ExactEngine:
 
     def scores(self, tokens: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """``(n_docs,) float64`` scores of one query given as distinct token ids and their weights."""
-        tokens = np.asarray(tokens, dtype=np.int64)
-        weights = np.asarray(weights, dtype=np.float64)
+        tokens = np.asarray(tokens)
+        weights = np.asarray(weights, dtype=np.float32)
         rows = self._hot_row[tokens]
         hot = rows >= 0
+        dense = None
         if hot.any():
-            cold = ~hot
-            tokens, cold_weights = tokens[cold], weights[cold]
-            # one matrix-vector product over the hot tokens' dense rows (a copy of those rows: n_hot_q × n_docs)
+            # one matrix-vector product over the query's hot rows
             dense = weights[hot] @ self.hot_rows[rows[hot]]
+            tokens, weights = tokens[~hot], weights[~hot]
+        if not len(tokens):
+            return np.zeros(self.n_docs) if dense is None else dense.astype(np.float64)
+        starts, ends = self._indptr[tokens].tolist(), self._indptr[tokens + 1].tolist()
+        data, indices = self.postings.data, self.postings.indices
+        docs = np.concatenate([indices[a:b] for a, b in zip(starts, ends, strict=True)])
+        if (weights == 1).all():  # tokenizer-only queries of a lexical index weigh every token 1
+            values = np.concatenate([data[a:b] for a, b in zip(starts, ends, strict=True)])
         else:
-            cold_weights, dense = weights, None
-        starts = self._indptr[tokens]
-        lengths = self._indptr[tokens + 1] - starts
-        total = int(lengths.sum())
-        if total:
-            # positions of every gathered posting: each token's slice start, then consecutive
-            offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-            contributions = self.postings.data[offsets] * np.repeat(cold_weights, lengths)
-            scores = np.bincount(self.postings.indices[offsets], weights=contributions, minlength=self.n_docs)
-        else:
-            scores = np.zeros(self.n_docs)
+            spans = zip(starts, ends, weights.tolist(), strict=True)
+            values = np.concatenate([data[a:b] * w for a, b, w in spans])
+        # (bincount of nothing is int64 even with weights: tokens with no postings give float zeros)
+        scores = np.bincount(docs, weights=values, minlength=self.n_docs) if len(docs) else np.zeros(self.n_docs)
         if dense is not None:
             scores += dense
         return scores
