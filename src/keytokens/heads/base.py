@@ -7,6 +7,7 @@ deep-learning framework once those arrays are loaded.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -17,6 +18,8 @@ from keytokens.errors import InputError, ShapeError
 #: Rows of ``n × |V|`` logits computed at once by :func:`topk`; bounds memory to
 #: ``chunk_size × |V| × 4`` bytes (256 × 152k × 4 ≈ 156 MB for the largest vocabularies).
 DEFAULT_CHUNK_SIZE = 256
+#: Masked copies of a head's rows kept at once (:meth:`LinearHead.project_rows`).
+MAX_ROW_SETS = 4
 
 
 @runtime_checkable
@@ -90,6 +93,8 @@ class LinearHead:
     transform: Transform | None = None
     name: str = "head"
     meta: dict = field(default_factory=dict, compare=False)
+    #: ``W`` (and ``b``) restricted to a mask's rows, by the mask's digest (:meth:`project_rows`).
+    _rows: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.weight.ndim != 2:
@@ -119,6 +124,30 @@ class LinearHead:
         logits = h @ self.weight.T
         if self.bias is not None:
             logits += self.bias
+        return logits
+
+    def project_rows(self, embeddings: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``(n, len(rows)) float32`` logits of the tokens ``rows`` only (ascending ids).
+
+        The rows of ``W`` are copied once per set of rows and kept (the few masks a process uses), so
+        a masked top-k multiplies only the tokens it may return.
+
+        Raises:
+            ShapeError: if the embeddings are not ``(n, d)`` with this head's ``d``.
+        """
+        h = check_embeddings(embeddings, self.hidden_size, head_name=self.name)
+        if self.transform is not None:
+            h = self.transform(h)
+        key = hashlib.blake2b(np.asarray(rows, dtype=np.int64).tobytes(), digest_size=16).digest()
+        if key not in self._rows:
+            if len(self._rows) >= MAX_ROW_SETS:
+                self._rows.clear()
+            bias = None if self.bias is None else np.ascontiguousarray(self.bias[rows])
+            self._rows[key] = (np.ascontiguousarray(self.weight[rows]), bias)
+        weight, bias = self._rows[key]
+        logits = h @ weight.T
+        if bias is not None:
+            logits += bias
         return logits
 
 
@@ -202,11 +231,20 @@ def topk(
     n = 1 if emb.ndim == 1 else emb.shape[0]
     ids = np.empty((n, k), dtype=np.int64)
     scores = np.empty((n, k), dtype=np.float32)
+    rows = None
+    if mask is not None and hasattr(head, "project_rows") and not mask.all():
+        rows = np.flatnonzero(mask)  # only the tokens that may be returned are projected
     for start in range(0, n, chunk_size):
-        logits = head.project(emb[start : start + chunk_size] if emb.ndim == 2 else emb)
-        if mask is not None:
-            logits[:, ~mask] = -np.inf
-        ids[start : start + len(logits)], scores[start : start + len(logits)] = top_k_rows(logits, k)
+        chunk = emb[start : start + chunk_size] if emb.ndim == 2 else emb
+        if rows is not None:
+            logits = head.project_rows(chunk, rows)
+        else:
+            logits = head.project(chunk)
+            if mask is not None:
+                logits[:, ~mask] = -np.inf
+        found, values = top_k_rows(logits, k)
+        ids[start : start + len(logits)] = found if rows is None else rows[found]  # rows ascend: ties keep order
+        scores[start : start + len(logits)] = values
     return ids, scores
 
 
