@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -240,7 +241,7 @@ def main() -> None:
     parser.add_argument("--name", default="engines", help="results file stem under bench/results")
     parser.add_argument("--note", action="append", default=[])
     args = parser.parse_args()
-    command = "python bench/engines.py " + " ".join(sys.argv[1:])
+    command = "python bench/engines.py " + shlex.join(sys.argv[1:])
     result = {"command": command, "machine": machine_info(), "load_average": list(os.getloadavg()),
               "notes": args.note, "rows": []}  # fmt: skip
     engines = parse_engines(args.build, args.query_cuts, args.heap_factors)
