@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -33,7 +34,7 @@ K = 10
 RATIOS = (None, 0.9, 0.7)
 
 
-def run(n_docs: int, n_queries: int, algos: list[str]) -> list[dict]:
+def run(n_docs: int, n_queries: int, algos: list[str], ratios=RATIOS) -> list[dict]:
     from _synthetic import _info, synthetic_vectors, zipf_cdf
     from keytokens.backends import CollectionInfo, MilvusIndex
     from keytokens.sparse import Centering, SparseIndex, query_vectors
@@ -65,7 +66,7 @@ def run(n_docs: int, n_queries: int, algos: list[str]) -> list[dict]:
                         centering=Centering())  # fmt: skip
             ingest[algo] = time.perf_counter() - start
             print(f"[milvus] {n_docs} {algo}: ingest {ingest[algo]:.1f}s", flush=True)
-            for ratio in RATIOS:  # one view per search knob, on the same collection
+            for ratio in ratios:  # one view per search knob, on the same collection
                 view = MilvusIndex(index.client, index.name, dataclasses.replace(info, dim_max_score_ratio=ratio),
                                    uri=index.uri, record=index.record, created=False)  # fmt: skip
                 indexes[(algo, ratio)] = view
@@ -126,15 +127,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000")
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--algos", default="DAAT_MAXSCORE,DAAT_WAND,TAAT_NAIVE")
+    parser.add_argument("--ratios", default="default,0.9,0.7", help="dim_max_score_ratio values ('default': Milvus's)")
+    parser.add_argument("--name", default="milvus_sparse", help="results file stem under bench/results")
     parser.add_argument("--note", action="append", default=[])
     args = parser.parse_args()
-    result = {"command": "python bench/milvus_sparse.py " + " ".join(sys.argv[1:]), "machine": machine_info(),
+    result = {"command": "python bench/milvus_sparse.py " + shlex.join(sys.argv[1:]), "machine": machine_info(),
               "load_average": list(os.getloadavg()), "milvus_lite": version("milvus-lite"),
               "pymilvus": version("pymilvus"), "notes": args.note, "rows": []}  # fmt: skip
     for size in (int(s) for s in args.sizes.split(",") if s):
-        result["rows"] += run(size, args.queries, args.algos.split(","))
-    write_json(RESULTS / "milvus_sparse.json", result)
-    write_atomic(RESULTS / "milvus_sparse.md", to_markdown(result))
+        ratios = [None if r == "default" else float(r) for r in args.ratios.split(",") if r]
+        result["rows"] += run(size, args.queries, args.algos.split(","), ratios)
+        write_json(RESULTS / f"{args.name}.json", result)  # kept after each size: a long run can be read early
+    write_json(RESULTS / f"{args.name}.json", result)
+    write_atomic(RESULTS / f"{args.name}.md", to_markdown(result))
     print(to_markdown(result))
 
 

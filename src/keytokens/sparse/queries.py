@@ -71,6 +71,7 @@ class QueryConfig:
         return {"weights": self.weights, "expansion": self.expansion}
 
 
+INT32_MAX = 2**31 - 1  # (np.iinfo costs microseconds a call, which count per query)
 #: Queries of at most this many tokens are deduplicated with a Python set (cheaper than ``np.unique`` below it).
 SHORT_QUERY = 256
 
@@ -150,7 +151,7 @@ def query_batch(
         indices.append(columns)
         indptr.append(indptr[-1] + len(columns))
     cols = indices[0] if len(indices) == 1 else np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
-    index_dtype = np.int32 if max(vocab_size, len(cols)) < np.iinfo(np.int32).max else np.int64
+    index_dtype = np.int32 if max(vocab_size, len(cols)) < INT32_MAX else np.int64
     data = np.asarray(token_weights, dtype=np.float32)[cols]
     return QueryBatch(np.asarray(indptr, dtype=index_dtype), cols.astype(index_dtype, copy=False), data, vocab_size)
 
