@@ -67,6 +67,15 @@ def index_bytes(retriever) -> int | None:
     return getattr(index, "nbytes", None)
 
 
+def engine_of(retriever) -> dict | None:
+    """The sparse index's engine and its knobs (the sparse part of a hybrid); None for dense and BM25."""
+    for part in [retriever, *getattr(retriever, "retrievers", ())]:
+        engine = getattr(getattr(part, "index", None), "engine", None)
+        if engine is not None:
+            return {"name": engine.name, "params": engine.params.to_dict()}
+    return None
+
+
 def rows_for(model: str, lens, dataset, tuned) -> list[dict]:
     from keytokens.evaluation import build_systems, evaluate
     from keytokens.retrieval.recipes import RECIPES
@@ -88,6 +97,7 @@ def rows_for(model: str, lens, dataset, tuned) -> list[dict]:
                 **{k: round(v, 4) for k, v in result.metrics.items()},
                 "n_queries": result.n_queries,
                 "latency": latency(live(system.retriever, lens), list(dataset.query_texts)),
+                "engine": engine_of(system.retriever),
                 "bytes_per_doc": (index_bytes(system.retriever) or 0) / len(dataset.doc_ids) or None,
                 "build_seconds": round(system.build_seconds, 2), "settings": system.settings,
             }  # fmt: skip

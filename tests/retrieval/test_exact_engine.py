@@ -92,3 +92,28 @@ def test_tokens_without_postings_next_to_hot_tokens():
     positions, scores = engine.search(sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 0]], dtype=np.float32)), k=2)
     assert positions[0].tolist() == [0, 1] and scores[0].tolist() == [1.0, 1.0]
     assert positions[1].tolist() == [] and scores[1].tolist() == []
+
+
+def test_query_batch_searches_like_its_csr_and_checks_the_vocabulary():
+    from keytokens.errors import ShapeError
+    from keytokens.sparse import IndexInfo, SparseConfig, SparseIndex
+    from keytokens.sparse.queries import query_batch, term_lookup
+
+    matrix = _matrix(50, 12, seed=8)
+    index = SparseIndex.build(
+        matrix, [f"d{i}" for i in range(50)], info=IndexInfo("m", "none", "0" * 16, 12, SparseConfig(k=4))
+    )
+    indexable = np.ones(12, dtype=bool)
+    indexable[0] = False  # a special token: dropped by token id
+    token_map = np.array([-1, 1, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11], dtype=np.int32)  # tokens 1 and 2 are one term
+    lookup = term_lookup(indexable, token_map)
+    assert lookup.tolist() == [-1, 1, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    weights = np.linspace(1, 2, 12).astype(np.float32)
+    ids = [np.array([0, 2, 1, 7, 7, 99, -3]), np.array([], dtype=np.int64), np.arange(12).repeat(30)]
+    batch = query_batch(ids, token_weights=weights, lookup=lookup)
+    assert batch.shape == (3, 12)
+    assert batch.indices[batch.indptr[0] : batch.indptr[1]].tolist() == [1, 7]  # out-of-range ids dropped
+    assert index.search(batch, k=5) == index.search(batch.tocsr(), k=5)
+    with pytest.raises(ShapeError, match="expected"):
+        SparseIndex.build(matrix[:, :10], [f"d{i}" for i in range(50)],
+                          info=IndexInfo("m", "none", "0" * 16, 10, SparseConfig(k=4))).search(batch, k=3)  # fmt: skip
