@@ -117,3 +117,17 @@ def test_query_batch_searches_like_its_csr_and_checks_the_vocabulary():
     with pytest.raises(ShapeError, match="expected"):
         SparseIndex.build(matrix[:, :10], [f"d{i}" for i in range(50)],
                           info=IndexInfo("m", "none", "0" * 16, 10, SparseConfig(k=4))).search(batch, k=3)  # fmt: skip
+
+
+def test_building_from_a_csc_matrix_neither_changes_it_nor_shares_it():
+    from keytokens.sparse import IndexInfo, SparseConfig, SparseIndex
+
+    # unsorted indices with a duplicate: building sorts and sums its own copy
+    matrix = sp.csc_matrix(
+        (np.array([1.0, 2.0, 3.0], dtype=np.float32), np.array([2, 0, 2]), np.array([0, 3, 3])), shape=(3, 2)
+    )
+    before = (matrix.data.copy(), matrix.indices.copy())
+    index = SparseIndex.build(matrix, ["a", "b", "c"], info=IndexInfo("m", "none", "0" * 16, 2, SparseConfig(k=1)))
+    assert np.array_equal(matrix.data, before[0]) and np.array_equal(matrix.indices, before[1])
+    matrix.data[:] = 100
+    assert index.search(sp.csr_matrix(np.array([[1, 0]], dtype=np.float32)), k=3).hits(0) == [("c", 4.0), ("a", 2.0)]
