@@ -189,15 +189,17 @@ def to_markdown(result: dict) -> str:
     lines += [f"Command: `{result['command']}`; load average at start {result['load_average']}; "
               f"{result['machine'].get('cpus_usable')} CPUs shared; OMP/RAYON threads "
               f"{os.environ.get('OMP_NUM_THREADS')}/{os.environ.get('RAYON_NUM_THREADS')}.", ""]  # fmt: skip
-    head = ("| corpus | engine | knobs | p50 ms | p95 ms | × bm25s p50 | top-10 overlap | build s "
-            "| engine MB | engine B/doc |")  # fmt: skip
-    lines += [head, "|" + "---|" * 10]
+    head = ("| corpus | engine | knobs | p50 ms | p95 ms | × bm25s p50 | batched ms/query | top-10 overlap "
+            "| identical top 10 | build s | engine MB | engine B/doc |")  # fmt: skip
+    lines += [head, "|" + "---|" * 12]
     for r in result["rows"]:
         knobs = ", ".join(f"{k}={v}" for k, v in r["engine_params"].items()) or "-"
         ratio = r.get("vs_bm25s_p50")
         build = r.get("build_s", r.get("engine_build_s"))
+        same = r.get("top10_identical_share")
         cells = [r["corpus"], r["engine"], knobs, r["query_ms_p50"], r["query_ms_p95"],
-                 "-" if ratio is None else f"{ratio:.2f}", f"{r['top10_overlap_with_exact']:.4f}", build,
+                 "-" if ratio is None else f"{ratio:.2f}", r.get("batched_ms_per_query", "-"),
+                 f"{r['top10_overlap_with_exact']:.4f}", "-" if same is None else f"{same:.3f}", build,
                  r["engine_bytes"] / 1e6, r["engine_bytes"] / r["n_docs"]]  # fmt: skip
         lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     lines.append("")
@@ -206,6 +208,9 @@ def to_markdown(result: dict) -> str:
         lines.append(
             f"- {name}: bm25s p50 {r['bm25s_query_ms_p50']:.3f} ms in the same run ({r['n_queries']} queries)."
         )
+    lines += ["", "Exact's engine MB: the dense rows of tokens held by a quarter of the documents or more, derived when "
+              "the index loads (never saved); its synthetic build s: `SparseIndex.build`. Batched: every query in one "
+              "`search` call. Identical top 10: share of queries whose top 10 equals exact's, in order."]  # fmt: skip
     for note in result.get("notes", []):
         lines += ["", f"Note: {note}"]
     return "\n".join(lines) + "\n"
