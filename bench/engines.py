@@ -184,6 +184,13 @@ def synthetic_rows(n_docs: int, engines: list[tuple[str, dict]], n_queries: int)
     return rows
 
 
+LEGEND = (
+    "Exact's engine MB: the dense rows of tokens held by a quarter of the documents or more, derived when the "
+    "index loads (never saved); its synthetic build s: `SparseIndex.build`. Batched: every query in one `search` "
+    "call. Identical top 10: share of queries whose top 10 equals exact's, in order."
+)
+
+
 def to_markdown(result: dict) -> str:
     lines = ["# Sparse index engines: exact (scipy) vs Seismic", ""]
     lines += [f"Command: `{result['command']}`; load average at start {result['load_average']}; "
@@ -208,9 +215,7 @@ def to_markdown(result: dict) -> str:
         lines.append(
             f"- {name}: bm25s p50 {r['bm25s_query_ms_p50']:.3f} ms in the same run ({r['n_queries']} queries)."
         )
-    lines += ["", "Exact's engine MB: the dense rows of tokens held by a quarter of the documents or more, derived "
-              "when the index loads (never saved); its synthetic build s: `SparseIndex.build`. Batched: every query "
-              "in one `search` call. Identical top 10: share of queries whose top 10 equals exact's, in order."]  # fmt: skip
+    lines += ["", LEGEND]
     for note in result.get("notes", []):
         lines += ["", f"Note: {note}"]
     return "\n".join(lines) + "\n"
