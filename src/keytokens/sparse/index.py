@@ -330,16 +330,14 @@ class SparseIndex:
         return index
 
     def _check_queries(self, queries) -> sp.csr_matrix | QueryBatch:
-        if isinstance(queries, QueryBatch):  # made by query_batch: sorted distinct ids, float32
-            if queries.vocab_size != self.info.vocab_size:
-                raise ShapeError(f"query vectors have shape {queries.shape}; expected (n, {self.info.vocab_size})")
-            return queries
-        if not sp.issparse(queries):
+        batch = isinstance(queries, QueryBatch)  # made by query_batch: sorted distinct ids, float32
+        if not batch and not sp.issparse(queries):
             raise ShapeError(f"query vectors must be a scipy sparse matrix; got {type(queries).__name__}")
-        if queries.ndim != 2 or queries.shape[1] != self.info.vocab_size:
+        if len(queries.shape) != 2 or queries.shape[1] != self.info.vocab_size:
             raise ShapeError(f"query vectors have shape {queries.shape}; expected (n, {self.info.vocab_size})")
-        if isinstance(queries, sp.csr_matrix) and queries.dtype == np.float32 and queries.has_canonical_format:
-            return queries  # as query_vectors makes them: nothing to convert
+        ready = isinstance(queries, sp.csr_matrix) and queries.dtype == np.float32 and queries.has_canonical_format
+        if batch or ready:
+            return queries  # as query_batch / query_vectors make them: nothing to convert
         q = sp.csr_matrix(queries, dtype=np.float32)
         q.sum_duplicates()
         return q
